@@ -1,0 +1,483 @@
+package proxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// A link is one upstream MCP session. Each downstream session gets its own
+// link, so that everything the protocol keeps per session (the client's
+// capabilities, log level, subscriptions, elicitation and sampling requests)
+// stays between that agent and its own upstream session. A Front's primary
+// link serves requests that carry no session (the stateless protocol).
+//
+// A link whose upstream session ends reconnects with backoff until it is
+// closed; calls made meanwhile fail at once with errUnavailable.
+type link struct {
+	front   *Front
+	session *Session
+	ss      *mcp.ServerSession    // nil for the primary link
+	peer    *mcp.InitializeParams // the downstream client's handshake; nil for the primary link
+	logger  *slog.Logger
+
+	ctx    context.Context // ends when the link is closed
+	cancel context.CancelFunc
+	done   chan struct{} // closed when supervise returns
+
+	mu       sync.Mutex
+	cs       *mcp.ClientSession     // guarded by mu; nil while reconnecting
+	downErr  error                  // guarded by mu: why cs is nil
+	closed   bool                   // guarded by mu
+	logLevel mcp.LoggingLevel       // guarded by mu; replayed after a reconnect
+	subs     map[string]bool        // guarded by mu; replayed after a reconnect
+	inflight []*inflight            // guarded by mu: forwarded requests, oldest first
+	tokens   map[string]*inflight   // guarded by mu: gateway progress token → request
+	nextTok  uint64                 // guarded by mu
+	tools    map[string]*mcp.Tool   // guarded by mu: the upstream's tools as last listed
+	toolsAt  time.Time              // guarded by mu: when tools was last fetched whole
+	ready    chan struct{}          // closed once the first connection is made
+	initRes  *mcp.InitializeResult  // guarded by mu: the upstream's handshake
+}
+
+// inflight is a downstream request being served through the link. Its ctx
+// routes upstream notifications and requests to the stream of the request
+// that caused them.
+type inflight struct {
+	ctx   context.Context
+	token any // the downstream progress token, if any
+}
+
+func newLink(f *Front, s *Session, ss *mcp.ServerSession, peer *mcp.InitializeParams) *link {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &link{
+		front:   f,
+		session: s,
+		ss:      ss,
+		peer:    peer,
+		logger:  f.logger.With("session", s.ID),
+		ctx:     ctx,
+		cancel:  cancel,
+		done:    make(chan struct{}),
+		ready:   make(chan struct{}),
+		subs:    make(map[string]bool),
+		tokens:  make(map[string]*inflight),
+	}
+}
+
+// connect makes the first upstream connection and starts supervising it.
+// With retry, a failed first attempt is retried in the background (the
+// primary link); without, its error is returned and the link is unusable.
+func (l *link) connect(ctx context.Context, retry bool) error {
+	cs, err := l.dial(ctx)
+	if err != nil && !retry {
+		close(l.done)
+		return err
+	}
+	if err != nil {
+		l.setDown(err)
+		l.logger.Warn("upstream not reachable; retrying", "error", err)
+	} else {
+		l.setUp(cs)
+	}
+	go l.supervise(cs)
+	return nil
+}
+
+func (l *link) dial(ctx context.Context) (*mcp.ClientSession, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.front.opts.DialTimeout)
+	defer cancel()
+	version := ""
+	if l.peer != nil {
+		version = l.peer.ProtocolVersion
+	}
+	return l.front.spec.dial(ctx, l.newClient(), upstreamVersion(version), l.logger, l.early)
+}
+
+// upstreamVersion picks the protocol version to offer upstream. The SDK's
+// newest (stateless) revision is offered only where the downstream speaks it
+// too; a stateful downstream session is best served by a stateful upstream
+// session.
+func upstreamVersion(downstream string) string {
+	if downstream >= "2026-07-28" {
+		return downstream
+	}
+	return "2025-11-25"
+}
+
+func (l *link) setUp(cs *mcp.ClientSession) {
+	l.mu.Lock()
+	l.cs, l.downErr = cs, nil
+	l.initRes = cs.InitializeResult()
+	l.tools, l.toolsAt = nil, time.Time{}
+	first := l.ready
+	l.mu.Unlock()
+	select {
+	case <-first:
+	default:
+		close(first)
+	}
+}
+
+func (l *link) setDown(err error) {
+	l.mu.Lock()
+	l.cs, l.downErr = nil, err
+	l.mu.Unlock()
+}
+
+// supervise waits for the upstream session to end and reconnects it, until
+// the link is closed.
+func (l *link) supervise(cs *mcp.ClientSession) {
+	defer close(l.done)
+	for {
+		if cs != nil {
+			err := cs.Wait()
+			if l.ctx.Err() != nil {
+				return
+			}
+			if err == nil {
+				err = errors.New("upstream closed the session")
+			}
+			l.setDown(err)
+			l.logger.Warn("upstream session ended; reconnecting", "error", err)
+			l.front.restarts.Add(1)
+		}
+		cs = l.reconnect()
+		if cs == nil {
+			return
+		}
+		l.setUp(cs)
+		l.replay(cs)
+		l.logger.Info("upstream reconnected")
+	}
+}
+
+// reconnect dials until it succeeds or the link is closed.
+func (l *link) reconnect() *mcp.ClientSession {
+	delay := l.front.opts.MinBackoff
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-l.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		cs, err := l.dial(l.ctx)
+		if err == nil {
+			if l.ctx.Err() != nil {
+				_ = cs.Close()
+				return nil
+			}
+			return cs
+		}
+		l.setDown(err)
+		l.logger.Warn("upstream reconnect failed", "error", err, "retry_in", delay)
+		delay = min(2*delay, l.front.opts.MaxBackoff)
+	}
+}
+
+// replay restores the session state the downstream client set up, so that a
+// restarted upstream keeps logging and notifying as before.
+func (l *link) replay(cs *mcp.ClientSession) {
+	l.mu.Lock()
+	level := l.logLevel
+	subs := make([]string, 0, len(l.subs))
+	for uri := range l.subs {
+		subs = append(subs, uri)
+	}
+	l.mu.Unlock()
+	ctx, cancel := context.WithTimeout(l.ctx, l.front.opts.DialTimeout)
+	defer cancel()
+	if level != "" {
+		if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: level}); err != nil {
+			l.logger.Warn("restoring log level after reconnect", "error", err)
+		}
+	}
+	for _, uri := range subs {
+		if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: uri}); err != nil {
+			l.logger.Warn("restoring subscription after reconnect", "uri", uri, "error", err)
+		}
+	}
+	// The tools may have changed while the upstream was away.
+	if l.ss != nil {
+		l.notifyDown(context.Background(), "notifications/tools/list_changed", &mcp.ToolListChangedParams{})
+	}
+}
+
+// close ends the upstream session and waits for the supervisor.
+func (l *link) close() {
+	l.mu.Lock()
+	l.closed = true
+	cs := l.cs
+	l.mu.Unlock()
+	l.cancel()
+	if cs != nil {
+		_ = cs.Close()
+	}
+	<-l.done
+}
+
+// client returns the live upstream session, or an error wrapping
+// errUnavailable while there is none.
+func (l *link) client() (*mcp.ClientSession, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cs != nil {
+		return l.cs, nil
+	}
+	if l.closed {
+		return nil, fmt.Errorf("%w: session closed", errUnavailable)
+	}
+	if l.downErr != nil {
+		return nil, fmt.Errorf("%w: %v", errUnavailable, l.downErr)
+	}
+	return nil, fmt.Errorf("%w: connecting", errUnavailable)
+}
+
+// begin registers a downstream request as in flight, swapping its progress
+// token for one unique to this link (downstream clients choose tokens freely,
+// and several may share the primary link). The returned func unregisters it.
+func (l *link) begin(ctx context.Context, params mcp.Params) func() {
+	in := &inflight{ctx: ctx}
+	var tok string
+	meta := paramsMeta(params)
+	l.mu.Lock()
+	if meta != nil {
+		if t, ok := meta["progressToken"]; ok && t != nil {
+			l.nextTok++
+			tok = "tg-" + strconv.FormatUint(l.nextTok, 10)
+			in.token = t
+			l.tokens[tok] = in
+		}
+	}
+	l.inflight = append(l.inflight, in)
+	l.mu.Unlock()
+	if tok != "" {
+		m := maps.Clone(meta)
+		m["progressToken"] = tok
+		params.SetMeta(m)
+	}
+	return func() {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if tok != "" {
+			delete(l.tokens, tok)
+		}
+		for i, x := range l.inflight {
+			if x == in {
+				l.inflight = append(l.inflight[:i], l.inflight[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
+// paramsMeta returns params' _meta, tolerating a nil params pointer.
+func paramsMeta(params mcp.Params) map[string]any {
+	defer func() { _ = recover() }() // a typed nil params panics in GetMeta
+	if params == nil {
+		return nil
+	}
+	return params.GetMeta()
+}
+
+// routeCtx returns the context to send an upstream-initiated message with:
+// that of the newest request in flight on this session, so that the message
+// travels on that request's stream, or a background context (the session's
+// standalone stream) when nothing is in flight.
+func (l *link) routeCtx() context.Context {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.inflight); n > 0 {
+		return l.inflight[n-1].ctx
+	}
+	return context.Background()
+}
+
+// progress delivers an upstream progress notification to the request that
+// asked for it, under the token the downstream client chose.
+func (l *link) progress(p *mcp.ProgressNotificationParams) {
+	tok, ok := p.ProgressToken.(string)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	in := l.tokens[tok]
+	l.mu.Unlock()
+	if in == nil {
+		l.logger.Debug("progress for a request no longer in flight", "token", tok)
+		return
+	}
+	q := *p
+	q.ProgressToken = in.token
+	if err := l.notifyDown(in.ctx, "notifications/progress", &q); err != nil {
+		l.logger.Debug("forwarding progress", "error", err)
+	}
+}
+
+// early delivers the notifications that belong to a request in flight
+// (progress and log messages) downstream as they are read, so that they
+// precede the request's result.
+func (l *link) early(req *jsonrpc.Request) bool {
+	switch req.Method {
+	case "notifications/progress":
+		var p mcp.ProgressNotificationParams
+		if err := json.Unmarshal(req.Params, &p); err != nil {
+			return false
+		}
+		l.progress(&p)
+		return true
+	case "notifications/message":
+		var p mcp.LoggingMessageParams
+		if err := json.Unmarshal(req.Params, &p); err != nil {
+			return false
+		}
+		_ = l.notifyDown(l.routeCtx(), req.Method, &p)
+		return true
+	}
+	return false
+}
+
+// notifyDown sends a notification to this link's downstream session.
+func (l *link) notifyDown(ctx context.Context, method string, params mcp.Params) error {
+	if l.ss == nil {
+		return nil
+	}
+	return relayNotify(ctx, l.ss, method, params)
+}
+
+// knowsTool reports whether the upstream offers a tool named name, listing
+// the upstream's tools when it has not been seen in the last listing.
+func (l *link) knowsTool(ctx context.Context, cs *mcp.ClientSession, name string) (bool, error) {
+	l.mu.Lock()
+	_, ok := l.tools[name]
+	fresh := time.Since(l.toolsAt) < time.Second
+	l.mu.Unlock()
+	if ok || fresh {
+		return ok, nil
+	}
+	tools := make(map[string]*mcp.Tool)
+	for t, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			return false, err
+		}
+		tools[t.Name] = t
+	}
+	l.mu.Lock()
+	l.tools, l.toolsAt = tools, time.Now()
+	l.mu.Unlock()
+	_, ok = tools[name]
+	return ok, nil
+}
+
+// sawTools records tools from a listing that passed through.
+func (l *link) sawTools(tools []*mcp.Tool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.tools == nil {
+		l.tools = make(map[string]*mcp.Tool, len(tools))
+	}
+	for _, t := range tools {
+		l.tools[t.Name] = t
+	}
+}
+
+func (l *link) forgetTools() {
+	l.mu.Lock()
+	l.tools, l.toolsAt = nil, time.Time{}
+	l.mu.Unlock()
+}
+
+// newClient builds the upstream client for this link. It advertises exactly
+// the capabilities of the downstream client, so that the upstream asks only
+// for what the agent's side can answer.
+func (l *link) newClient() *mcp.Client {
+	opts := &mcp.ClientOptions{
+		Logger:       l.logger,
+		Capabilities: &mcp.ClientCapabilities{},
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			l.progress(req.Params)
+		},
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			_ = l.notifyDown(l.routeCtx(), "notifications/message", req.Params)
+		},
+		ToolListChangedHandler: func(_ context.Context, req *mcp.ToolListChangedRequest) {
+			l.forgetTools()
+			_ = l.notifyDown(context.Background(), "notifications/tools/list_changed", req.Params)
+		},
+		PromptListChangedHandler: func(_ context.Context, req *mcp.PromptListChangedRequest) {
+			_ = l.notifyDown(context.Background(), "notifications/prompts/list_changed", req.Params)
+		},
+		ResourceListChangedHandler: func(_ context.Context, req *mcp.ResourceListChangedRequest) {
+			_ = l.notifyDown(context.Background(), "notifications/resources/list_changed", req.Params)
+		},
+		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
+			_ = l.notifyDown(context.Background(), "notifications/resources/updated", req.Params)
+		},
+		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+			_ = l.notifyDown(l.routeCtx(), "notifications/elicitation/complete", req.Params)
+		},
+	}
+	if l.peer != nil && l.peer.Capabilities != nil {
+		pc := l.peer.Capabilities
+		opts.Capabilities.Experimental = pc.Experimental
+		opts.Capabilities.Extensions = pc.Extensions
+		opts.Capabilities.RootsV2 = pc.RootsV2
+		if pc.RootsV2 == nil && pc.Roots.ListChanged {
+			opts.Capabilities.RootsV2 = &mcp.RootCapabilities{ListChanged: true}
+		}
+		if pc.Elicitation != nil {
+			opts.Capabilities.Elicitation = pc.Elicitation
+			opts.ElicitationHandler = func(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+				dctx, stop := l.downCtx(ctx)
+				defer stop()
+				return l.ss.Elicit(dctx, req.Params)
+			}
+		}
+		if pc.Sampling != nil {
+			opts.Capabilities.Sampling = pc.Sampling
+			opts.CreateMessageWithToolsHandler = func(ctx context.Context, req *mcp.CreateMessageWithToolsRequest) (*mcp.CreateMessageWithToolsResult, error) {
+				dctx, stop := l.downCtx(ctx)
+				defer stop()
+				return l.ss.CreateMessageWithTools(dctx, req.Params)
+			}
+		}
+	}
+	c := mcp.NewClient(l.front.clientImpl(l.peer), opts)
+	c.AddReceivingMiddleware(l.clientReceive)
+	c.AddSendingMiddleware(relayMiddleware)
+	return c
+}
+
+// downCtx returns a context for a request to the downstream client made on
+// behalf of an upstream request: it travels on the stream of the request in
+// flight, and ends when either side gives up.
+func (l *link) downCtx(upstream context.Context) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(l.routeCtx())
+	stop := context.AfterFunc(upstream, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// clientReceive answers upstream requests the SDK client would otherwise
+// answer itself, by asking the downstream client.
+func (l *link) clientReceive(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		if method == "roots/list" && l.ss != nil {
+			dctx, stop := l.downCtx(ctx)
+			defer stop()
+			p, _ := req.GetParams().(*mcp.ListRootsParams)
+			return l.ss.ListRoots(dctx, p)
+		}
+		return next(ctx, method, req)
+	}
+}

@@ -1,0 +1,161 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Transport names accepted in [Spec.Transport].
+const (
+	TransportStdio      = "stdio"
+	TransportStreamable = "streamable"
+	TransportSSE        = "sse"
+)
+
+// A Spec says how to reach one upstream MCP server: a command to run (stdio)
+// or a URL (Streamable HTTP, falling back to the legacy HTTP+SSE transport
+// when Transport is empty).
+//
+// A Spec is read-only once passed to [NewFront]; it is safe for concurrent
+// use.
+type Spec struct {
+	// Name is the server's name in the gateway's config and URLs.
+	Name string
+
+	Command string
+	Args    []string
+	// Env is added to the gateway's environment for the child process.
+	Env map[string]string
+	Dir string
+
+	URL string
+	// Headers are sent with every HTTP request to the upstream; they carry
+	// the gateway's own upstream credentials.
+	Headers map[string]string
+
+	// Transport is TransportStdio, TransportStreamable, TransportSSE, or ""
+	// to choose by the other fields.
+	Transport string
+
+	// HTTPClient is used for remote upstreams; nil means a default client.
+	HTTPClient *http.Client
+}
+
+func (s *Spec) transport() string {
+	if s.Transport != "" {
+		return s.Transport
+	}
+	if s.Command != "" {
+		return TransportStdio
+	}
+	return ""
+}
+
+// dial connects client to the upstream and completes the MCP handshake.
+// version is the newest protocol version to offer.
+// early sees upstream notifications before the SDK does (see earlyFunc).
+func (s *Spec) dial(ctx context.Context, client *mcp.Client, version string, logger *slog.Logger, early earlyFunc) (*mcp.ClientSession, error) {
+	opts := &mcp.ClientSessionOptions{ProtocolVersion: version}
+	switch s.transport() {
+	case TransportStdio:
+		env := os.Environ()
+		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
+			env = append(env, k+"="+s.Env[k])
+		}
+		t := &Command{Path: s.Command, Args: s.Args, Env: env, Dir: s.Dir, Logger: logger, Early: early}
+		return client.Connect(ctx, t, opts)
+	case TransportSSE:
+		return client.Connect(ctx, &mcp.SSEClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early)}, opts)
+	case TransportStreamable:
+		return client.Connect(ctx, s.streamable(early), opts)
+	}
+	cs, err := client.Connect(ctx, s.streamable(early), opts)
+	if err == nil || ctx.Err() != nil {
+		return cs, err
+	}
+	// Servers from before Streamable HTTP answer its POST with an error;
+	// the legacy transport is the specified fallback.
+	cs, sseErr := client.Connect(ctx, &mcp.SSEClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early)}, opts)
+	if sseErr != nil {
+		return nil, fmt.Errorf("streamable HTTP: %w; legacy SSE: %w", err, sseErr)
+	}
+	return cs, nil
+}
+
+func (s *Spec) streamable(early earlyFunc) *mcp.StreamableClientTransport {
+	return &mcp.StreamableClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early), MaxRetries: 2}
+}
+
+func (s *Spec) httpClient(early earlyFunc) *http.Client {
+	var c http.Client
+	if s.HTTPClient != nil {
+		c = *s.HTTPClient
+	}
+	rt := c.Transport
+	if rt == nil {
+		rt = upstreamTransport
+	}
+	if len(s.Headers) > 0 {
+		rt = &headerTransport{next: rt, headers: s.Headers}
+	}
+	if early != nil {
+		rt = &earlyTransport{next: rt, early: early}
+	}
+	c.Transport = rt
+	return &c
+}
+
+// upstreamTransport keeps enough idle connections for many concurrent
+// sessions to one upstream; the default of two per host would make every
+// burst reconnect.
+var upstreamTransport = func() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	return t
+}()
+
+// headerTransport adds the configured upstream headers to every request.
+type headerTransport struct {
+	next    http.RoundTripper
+	headers map[string]string
+}
+
+func (t *headerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	for k, v := range t.headers {
+		req.Header.Set(k, v)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// errUnavailable marks errors that mean the upstream cannot be reached now.
+var errUnavailable = errors.New("upstream unavailable")
+
+// describe gives a short, path-free description of an upstream for messages
+// an agent may see.
+func (s *Spec) describe() string {
+	return fmt.Sprintf("upstream %q", s.Name)
+}
+
+// redactURL drops credentials and query strings from a URL for logs.
+func redactURL(u string) string {
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	if i := strings.Index(u, "@"); i >= 0 {
+		if j := strings.Index(u, "://"); j >= 0 && j < i {
+			u = u[:j+3] + u[i+1:]
+		}
+	}
+	return u
+}
