@@ -35,18 +35,18 @@ type link struct {
 	done   chan struct{} // closed when supervise returns
 
 	mu       sync.Mutex
-	cs       *mcp.ClientSession     // guarded by mu; nil while reconnecting
-	downErr  error                  // guarded by mu: why cs is nil
-	closed   bool                   // guarded by mu
-	logLevel mcp.LoggingLevel       // guarded by mu; replayed after a reconnect
-	subs     map[string]bool        // guarded by mu; replayed after a reconnect
-	inflight []*inflight            // guarded by mu: forwarded requests, oldest first
-	tokens   map[string]*inflight   // guarded by mu: gateway progress token → request
-	nextTok  uint64                 // guarded by mu
-	tools    map[string]*mcp.Tool   // guarded by mu: the upstream's tools as last listed
-	toolsAt  time.Time              // guarded by mu: when tools was last fetched whole
-	ready    chan struct{}          // closed once the first connection is made
-	initRes  *mcp.InitializeResult  // guarded by mu: the upstream's handshake
+	cs       *mcp.ClientSession    // guarded by mu; nil while reconnecting
+	downErr  error                 // guarded by mu: why cs is nil
+	closed   bool                  // guarded by mu
+	logLevel mcp.LoggingLevel      // guarded by mu; replayed after a reconnect
+	subs     map[string]bool       // guarded by mu; replayed after a reconnect
+	inflight []*inflight           // guarded by mu: forwarded requests, oldest first
+	tokens   map[string]*inflight  // guarded by mu: gateway progress token → request
+	nextTok  uint64                // guarded by mu
+	tools    map[string]*mcp.Tool  // guarded by mu: the upstream's tools as last listed
+	toolsAt  time.Time             // guarded by mu: when tools was last fetched whole
+	ready    chan struct{}         // closed once the first connection is made
+	initRes  *mcp.InitializeResult // guarded by mu: the upstream's handshake
 }
 
 // inflight is a downstream request being served through the link. Its ctx
