@@ -465,7 +465,8 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 		}
 		return nil, nil
 	}
-	end := l.begin(ctx, params)
+	ss, _ := req.GetSession().(*mcp.ServerSession)
+	end := l.begin(ctx, ss, params)
 	defer end()
 	var res mcp.Result
 	switch p := params.(type) {
@@ -488,13 +489,19 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 	case *mcp.ListPromptsParams:
 		res, err = cs.ListPrompts(ctx, p)
 	case *mcp.GetPromptParams:
-		res, err = cs.GetPrompt(ctx, p)
+		var r *mcp.GetPromptResult
+		if r, err = cs.GetPrompt(ctx, p); err == nil {
+			res = completeFor(req, r)
+		}
 	case *mcp.ListResourcesParams:
 		res, err = cs.ListResources(ctx, p)
 	case *mcp.ListResourceTemplatesParams:
 		res, err = cs.ListResourceTemplates(ctx, p)
 	case *mcp.ReadResourceParams:
-		res, err = cs.ReadResource(ctx, p)
+		var r *mcp.ReadResourceResult
+		if r, err = cs.ReadResource(ctx, p); err == nil {
+			res = completeFor(req, r)
+		}
 	case *mcp.CompleteParams:
 		res, err = cs.Complete(ctx, p)
 	case *mcp.SetLoggingLevelParams:
@@ -550,7 +557,44 @@ func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *m
 	if err != nil {
 		return nil, err
 	}
-	return res, nil
+	return completeFor(req, res), nil
+}
+
+// completeFor marks a result of a method that may ask for more input
+// (tools/call, prompts/get, resources/read) as complete when the agent
+// speaks the revision that requires the mark. The SDK sets the mark only
+// in its own handlers, and exposes it only through JSON.
+func completeFor[T any, P interface {
+	*T
+	mcp.Result
+}](req mcp.Request, r P) P {
+	ss, _ := req.GetSession().(*mcp.ServerSession)
+	if r == nil || ss == nil {
+		return r
+	}
+	if ip := ss.InitializeParams(); ip == nil || ip.ProtocolVersion < "2026-07-28" {
+		return r
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		return r
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(data, &fields); err != nil {
+		return r
+	}
+	if _, ok := fields["resultType"]; ok {
+		return r
+	}
+	fields["resultType"] = json.RawMessage(`"complete"`)
+	if data, err = json.Marshal(fields); err != nil {
+		return r
+	}
+	out := P(new(T))
+	if err := json.Unmarshal(data, out); err != nil {
+		return r
+	}
+	return out
 }
 
 // UnknownTool is the error for a tools/call naming a tool the agent may not

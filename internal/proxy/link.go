@@ -54,7 +54,8 @@ type link struct {
 // that caused them.
 type inflight struct {
 	ctx   context.Context
-	token any // the downstream progress token, if any
+	ss    *mcp.ServerSession // the downstream session; per request on the primary link
+	token any                // the downstream progress token, if any
 }
 
 func newLink(f *Front, s *Session, ss *mcp.ServerSession, peer *mcp.InitializeParams) *link {
@@ -247,8 +248,8 @@ func (l *link) client() (*mcp.ClientSession, error) {
 // begin registers a downstream request as in flight, swapping its progress
 // token for one unique to this link (downstream clients choose tokens freely,
 // and several may share the primary link). The returned func unregisters it.
-func (l *link) begin(ctx context.Context, params mcp.Params) func() {
-	in := &inflight{ctx: ctx}
+func (l *link) begin(ctx context.Context, ss *mcp.ServerSession, params mcp.Params) func() {
+	in := &inflight{ctx: ctx, ss: ss}
 	var tok string
 	meta := paramsMeta(params)
 	l.mu.Lock()
@@ -291,17 +292,18 @@ func paramsMeta(params mcp.Params) map[string]any {
 	return params.GetMeta()
 }
 
-// routeCtx returns the context to send an upstream-initiated message with:
-// that of the newest request in flight on this session, so that the message
-// travels on that request's stream, or a background context (the session's
-// standalone stream) when nothing is in flight.
-func (l *link) routeCtx() context.Context {
+// route returns where to send an upstream-initiated message: the newest
+// request in flight, so that the message travels on that request's stream,
+// or the link's session with a background context (its standalone stream)
+// when nothing is in flight. The session is nil on an idle primary link.
+func (l *link) route() (context.Context, *mcp.ServerSession) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n := len(l.inflight); n > 0 {
-		return l.inflight[n-1].ctx
+		in := l.inflight[n-1]
+		return in.ctx, in.ss
 	}
-	return context.Background()
+	return context.Background(), l.ss
 }
 
 // progress delivers an upstream progress notification to the request that
@@ -320,7 +322,7 @@ func (l *link) progress(p *mcp.ProgressNotificationParams) {
 	}
 	q := *p
 	q.ProgressToken = in.token
-	if err := l.notifyDown(in.ctx, "notifications/progress", &q); err != nil {
+	if err := relayNotify(in.ctx, in.ss, "notifications/progress", &q); err != nil {
 		l.logger.Debug("forwarding progress", "error", err)
 	}
 }
@@ -342,10 +344,21 @@ func (l *link) early(req *jsonrpc.Request) bool {
 		if err := json.Unmarshal(req.Params, &p); err != nil {
 			return false
 		}
-		_ = l.notifyDown(l.routeCtx(), req.Method, &p)
+		l.notifyRoute(req.Method, &p)
 		return true
 	}
 	return false
+}
+
+// notifyRoute sends a notification that belongs to whatever is in flight.
+func (l *link) notifyRoute(method string, params mcp.Params) {
+	ctx, ss := l.route()
+	if ss == nil {
+		return
+	}
+	if err := relayNotify(ctx, ss, method, params); err != nil {
+		l.logger.Debug("forwarding notification", "method", method, "error", err)
+	}
 }
 
 // notifyDown sends a notification to this link's downstream session.
@@ -409,7 +422,7 @@ func (l *link) newClient() *mcp.Client {
 			l.progress(req.Params)
 		},
 		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-			_ = l.notifyDown(l.routeCtx(), "notifications/message", req.Params)
+			l.notifyRoute("notifications/message", req.Params)
 		},
 		ToolListChangedHandler: func(_ context.Context, req *mcp.ToolListChangedRequest) {
 			l.forgetTools()
@@ -425,7 +438,7 @@ func (l *link) newClient() *mcp.Client {
 			_ = l.notifyDown(context.Background(), "notifications/resources/updated", req.Params)
 		},
 		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
-			_ = l.notifyDown(l.routeCtx(), "notifications/elicitation/complete", req.Params)
+			l.notifyRoute("notifications/elicitation/complete", req.Params)
 		},
 	}
 	if l.peer != nil && l.peer.Capabilities != nil {
@@ -436,22 +449,9 @@ func (l *link) newClient() *mcp.Client {
 		if pc.RootsV2 == nil && pc.Roots.ListChanged {
 			opts.Capabilities.RootsV2 = &mcp.RootCapabilities{ListChanged: true}
 		}
-		if pc.Elicitation != nil {
-			opts.Capabilities.Elicitation = pc.Elicitation
-			opts.ElicitationHandler = func(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-				dctx, stop := l.downCtx(ctx)
-				defer stop()
-				return l.ss.Elicit(dctx, req.Params)
-			}
-		}
-		if pc.Sampling != nil {
-			opts.Capabilities.Sampling = pc.Sampling
-			opts.CreateMessageWithToolsHandler = func(ctx context.Context, req *mcp.CreateMessageWithToolsRequest) (*mcp.CreateMessageWithToolsResult, error) {
-				dctx, stop := l.downCtx(ctx)
-				defer stop()
-				return l.ss.CreateMessageWithTools(dctx, req.Params)
-			}
-		}
+		// Requests for these capabilities are relayed by clientReceive.
+		opts.Capabilities.Elicitation = pc.Elicitation
+		opts.Capabilities.Sampling = pc.Sampling
 	}
 	c := mcp.NewClient(l.front.clientImpl(l.peer), opts)
 	c.AddReceivingMiddleware(l.clientReceive)
@@ -462,21 +462,27 @@ func (l *link) newClient() *mcp.Client {
 // downCtx returns a context for a request to the downstream client made on
 // behalf of an upstream request: it travels on the stream of the request in
 // flight, and ends when either side gives up.
-func (l *link) downCtx(upstream context.Context) (context.Context, func()) {
-	ctx, cancel := context.WithCancel(l.routeCtx())
+func (l *link) downCtx(upstream context.Context) (context.Context, *mcp.ServerSession, func()) {
+	rctx, ss := l.route()
+	ctx, cancel := context.WithCancel(rctx)
 	stop := context.AfterFunc(upstream, cancel)
-	return ctx, func() { stop(); cancel() }
+	return ctx, ss, func() { stop(); cancel() }
 }
 
-// clientReceive answers upstream requests the SDK client would otherwise
-// answer itself, by asking the downstream client.
+// clientReceive passes the upstream's requests of the agent (elicitation,
+// sampling, roots) to the downstream client, on the stream of the request
+// in flight, instead of letting the SDK client answer them itself.
 func (l *link) clientReceive(next mcp.MethodHandler) mcp.MethodHandler {
 	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		if method == "roots/list" && l.ss != nil {
-			dctx, stop := l.downCtx(ctx)
+		switch method {
+		case "elicitation/create", "sampling/createMessage", "roots/list":
+			dctx, ss, stop := l.downCtx(ctx)
 			defer stop()
-			p, _ := req.GetParams().(*mcp.ListRootsParams)
-			return l.ss.ListRoots(dctx, p)
+			if ss == nil {
+				return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: fmt.Sprintf("%s: no agent request is in flight to ask", method)}
+			}
+			res, err := relayRequest(dctx, ss, method, req.GetParams())
+			return res, upstreamError(err)
 		}
 		return next(ctx, method, req)
 	}

@@ -19,6 +19,7 @@ type relayKey struct{}
 type relay struct {
 	method string
 	params mcp.Params
+	result mcp.Result
 	err    error
 }
 
@@ -38,7 +39,7 @@ func relayMiddleware(next mcp.MethodHandler) mcp.MethodHandler {
 		default:
 			return next(ctx, method, req)
 		}
-		_, r.err = next(ctx, r.method, out)
+		r.result, r.err = next(ctx, r.method, out)
 		return nil, nil
 	}
 }
@@ -51,6 +52,17 @@ func relayNotify(ctx context.Context, ss *mcp.ServerSession, method string, para
 		return err
 	}
 	return r.err
+}
+
+// relayRequest sends a request to a downstream session and returns the
+// answer, as the SDK decodes it but without the checks the SDK's typed
+// methods add: the upstream asked, and the agent's client decides.
+func relayRequest(ctx context.Context, ss *mcp.ServerSession, method string, params mcp.Params) (mcp.Result, error) {
+	r := &relay{method: method, params: params}
+	if err := ss.NotifyProgress(context.WithValue(ctx, relayKey{}, r), &mcp.ProgressNotificationParams{}); err != nil {
+		return nil, err
+	}
+	return r.result, r.err
 }
 
 // relayNotifyUp sends a notification to an upstream session.
