@@ -432,9 +432,7 @@ func stripProtocolMeta(params mcp.Params) {
 		return
 	}
 	for _, k := range protocolMeta {
-		if _, ok := m[k]; ok {
-			delete(m, k)
-		}
+		delete(m, k)
 	}
 }
 

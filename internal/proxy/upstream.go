@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -145,17 +144,4 @@ var errUnavailable = errors.New("upstream unavailable")
 // an agent may see.
 func (s *Spec) describe() string {
 	return fmt.Sprintf("upstream %q", s.Name)
-}
-
-// redactURL drops credentials and query strings from a URL for logs.
-func redactURL(u string) string {
-	if i := strings.IndexAny(u, "?#"); i >= 0 {
-		u = u[:i]
-	}
-	if i := strings.Index(u, "@"); i >= 0 {
-		if j := strings.Index(u, "://"); j >= 0 && j < i {
-			u = u[:j+3] + u[i+1:]
-		}
-	}
-	return u
 }
