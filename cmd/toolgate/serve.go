@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/toolgate/toolgate/internal/config"
+	"github.com/toolgate/toolgate/internal/gateway"
+)
+
+func runServe(ctx context.Context, e *env, args []string) int {
+	fs := newFlags(e, "serve")
+	cfgPath := fs.String("config", "toolgate.json", "the config `file`")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(e.stderr, "toolgate serve: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := config.Load(*cfgPath, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	logger, err := newLogger(e.stderr, cfg.Log.Format, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "%s: %v\n", *cfgPath, err)
+		return exitFailure
+	}
+	g, err := gateway.New(cfg, &gateway.Options{Logger: logger})
+	if err != nil {
+		fmt.Fprintln(e.stderr, err)
+		return exitFailure
+	}
+	return serve(ctx, e, g, func(agent, admin net.Addr) {
+		logger.Info("toolgate serving", "agents", agent.String(), "admin", admin.String(), "servers", len(cfg.Servers))
+	})
+}
+
+// serve runs g until ctx ends, reloading on SIGHUP.
+func serve(ctx context.Context, e *env, g *gateway.Gateway, ready func(agent, admin net.Addr)) int {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				_ = g.Reload() // logged by the gateway
+			}
+		}
+	}()
+	err := g.Run(ctx, ready)
+	cancel()
+	<-done
+	if err != nil && !errors.Is(err, context.Canceled) {
+		fmt.Fprintf(e.stderr, "toolgate: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}

@@ -1,0 +1,377 @@
+// Package gateway is Toolgate's composition root: it builds a proxy Front
+// for each configured upstream, applies each server's policy to the calls
+// that pass through, serves agents and the admin endpoints, and reloads
+// configuration and policies when their files change.
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"os"
+	"reflect"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/toolgate/toolgate/internal/config"
+	"github.com/toolgate/toolgate/internal/policy"
+	"github.com/toolgate/toolgate/internal/proxy"
+)
+
+// Options configure a [Gateway]. The zero value is usable.
+type Options struct {
+	Logger *slog.Logger
+	// Getenv expands ${VAR} in a reloaded config; nil means os.LookupEnv.
+	Getenv func(string) (string, bool)
+	// PollInterval is how often config and policy files are checked for
+	// changes; zero means one second, negative disables polling.
+	PollInterval time.Duration
+	// Proxy holds options passed to every Front; its Intercept, FilterTools
+	// and Logger are set by the gateway.
+	Proxy proxy.Options
+}
+
+// A Gateway serves every configured upstream behind its policy. It is safe
+// for concurrent use.
+type Gateway struct {
+	opts   Options
+	logger *slog.Logger
+
+	mu      sync.Mutex                         // serializes reloads
+	cfg     atomic.Pointer[config.Config]      // the config in force
+	servers atomic.Pointer[map[string]*server] // name → server; replaced whole
+	stamps  map[string]stamp                   // guarded by mu: files as last read
+
+	reloads atomic.Int64
+}
+
+// server is one upstream as the gateway runs it.
+type server struct {
+	conf  *config.Server
+	front *proxy.Front
+	enf   *enforcer
+}
+
+// New builds a gateway for cfg. Every policy file must be valid: at start
+// there is no old policy to fall back on. The upstreams are connected in the
+// background; Close stops them.
+func New(cfg *config.Config, opts *Options) (*Gateway, error) {
+	g := &Gateway{stamps: make(map[string]stamp)}
+	if opts != nil {
+		g.opts = *opts
+	}
+	if g.opts.Logger == nil {
+		g.opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if g.opts.Getenv == nil {
+		g.opts.Getenv = os.LookupEnv
+	}
+	if g.opts.PollInterval == 0 {
+		g.opts.PollInterval = time.Second
+	}
+	g.logger = g.opts.Logger
+	if err := checkAuth(cfg); err != nil {
+		return nil, err
+	}
+	policies := make(map[string]*policy.Policy)
+	var errs []error
+	for _, sc := range cfg.Servers {
+		p, err := g.loadPolicy(sc)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		policies[sc.Name] = p
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	servers := make(map[string]*server)
+	for _, sc := range cfg.Servers {
+		if sc.Disabled {
+			continue
+		}
+		servers[sc.Name] = g.newServer(sc, policies[sc.Name])
+	}
+	g.cfg.Store(cfg)
+	g.servers.Store(&servers)
+	if cfg.Path != "" {
+		g.stamps[cfg.Path] = stampOf(cfg.Path)
+	}
+	return g, nil
+}
+
+func checkAuth(cfg *config.Config) error {
+	switch cfg.Auth.Mode {
+	case "", "none":
+		return nil
+	default:
+		return fmt.Errorf("auth %q is not available in this build; use \"none\" on a loopback listener", cfg.Auth.Mode)
+	}
+}
+
+func (g *Gateway) newServer(sc *config.Server, p *policy.Policy) *server {
+	logger := g.logger.With("server", sc.Name)
+	enf := &enforcer{server: sc.Name, logger: logger}
+	enf.policy.Store(p)
+	popts := g.opts.Proxy
+	popts.Logger = g.logger
+	popts.Intercept = enf.intercept
+	popts.FilterTools = enf.filter
+	front := proxy.NewFront(specOf(sc), &popts)
+	return &server{conf: sc, front: front, enf: enf}
+}
+
+func specOf(sc *config.Server) *proxy.Spec {
+	return &proxy.Spec{
+		Name:      sc.Name,
+		Command:   sc.Command,
+		Args:      sc.Args,
+		Env:       sc.Env,
+		Dir:       sc.Cwd,
+		URL:       sc.URL,
+		Headers:   sc.Headers,
+		Transport: sc.Transport,
+	}
+}
+
+// loadPolicy reads and parses a server's policy file; a server without one
+// gets nil (everything passes).
+func (g *Gateway) loadPolicy(sc *config.Server) (*policy.Policy, error) {
+	if sc.Policy == "" {
+		return nil, nil
+	}
+	g.stamps[sc.Policy] = stampOf(sc.Policy)
+	data, err := os.ReadFile(sc.Policy)
+	if err != nil {
+		return nil, fmt.Errorf("server %s: %w", sc.Name, err)
+	}
+	p, err := policy.Parse(sc.Policy, data)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Config returns the configuration in force.
+func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
+
+// Reloads returns how many reloads have taken effect.
+func (g *Gateway) Reloads() int64 { return g.reloads.Load() }
+
+// Policy returns the policy in force for a server, or nil.
+func (g *Gateway) Policy(server string) *policy.Policy {
+	if s := (*g.servers.Load())[server]; s != nil {
+		return s.enf.policy.Load()
+	}
+	return nil
+}
+
+// Front returns the proxy serving a server, or nil.
+func (g *Gateway) Front(name string) *proxy.Front {
+	if s := (*g.servers.Load())[name]; s != nil {
+		return s.front
+	}
+	return nil
+}
+
+// Reload re-reads the config file and every policy file. A file with
+// problems is rejected as a whole and logged, and what it would have
+// replaced keeps serving; the error describes every problem. Calls in flight
+// finish under the policy they started with.
+func (g *Gateway) Reload() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reload(true)
+}
+
+// reload reloads the config (when it came from a file and force is set or it
+// changed) and the policies whose files changed. g.mu is held.
+func (g *Gateway) reload(force bool) error {
+	old := g.cfg.Load()
+	cfg := old
+	if old.Path != "" && (force || g.changed(old.Path)) {
+		g.stamps[old.Path] = stampOf(old.Path)
+		next, err := config.Load(old.Path, g.opts.Getenv)
+		if err == nil {
+			err = checkAuth(next)
+		}
+		if err != nil {
+			g.logger.Error("config rejected; the previous one stays in force", "file", old.Path, "error", err)
+			return err
+		}
+		cfg = next
+	}
+	var errs []error
+	servers := *g.servers.Load()
+	next := make(map[string]*server, len(cfg.Servers))
+	var retire []*server
+	for _, sc := range cfg.Servers {
+		cur := servers[sc.Name]
+		if sc.Disabled {
+			continue
+		}
+		if cur != nil && reflect.DeepEqual(specOf(cur.conf), specOf(sc)) {
+			// Same upstream: keep its sessions, and update the policy if
+			// its file (or which file) changed.
+			if sc.Policy != cur.conf.Policy || (sc.Policy != "" && (force || g.changed(sc.Policy))) {
+				p, err := g.loadPolicy(sc)
+				if err != nil {
+					g.logger.Error("policy rejected; the previous one stays in force", "server", sc.Name, "error", err)
+					errs = append(errs, err)
+					sc = cur.conf
+				} else {
+					cur.enf.policy.Store(p)
+					g.logger.Info("policy loaded", "server", sc.Name, "file", sc.Policy)
+				}
+			}
+			next[sc.Name] = &server{conf: sc, front: cur.front, enf: cur.enf}
+			continue
+		}
+		p, err := g.loadPolicy(sc)
+		if err != nil {
+			g.logger.Error("policy rejected; server not changed", "server", sc.Name, "error", err)
+			errs = append(errs, err)
+			if cur != nil {
+				next[sc.Name] = cur
+			}
+			continue
+		}
+		next[sc.Name] = g.newServer(sc, p)
+		if cur != nil {
+			retire = append(retire, cur)
+		}
+		g.logger.Info("server started", "server", sc.Name)
+	}
+	for name, cur := range servers {
+		if next[name] == nil || next[name].front != cur.front {
+			if !slices.Contains(retire, cur) {
+				retire = append(retire, cur)
+			}
+		}
+	}
+	g.cfg.Store(cfg)
+	g.servers.Store(&next)
+	for _, s := range retire {
+		g.logger.Info("server stopped", "server", s.conf.Name)
+		go s.front.Close()
+	}
+	if len(errs) == 0 {
+		g.reloads.Add(1)
+	}
+	return errors.Join(errs...)
+}
+
+// stamp identifies a version of a file cheaply.
+type stamp struct {
+	size int64
+	mod  time.Time
+	ok   bool
+}
+
+func stampOf(path string) stamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{}
+	}
+	return stamp{size: fi.Size(), mod: fi.ModTime(), ok: true}
+}
+
+func (g *Gateway) changed(path string) bool {
+	return stampOf(path) != g.stamps[path]
+}
+
+// watch polls the config and policy files until ctx ends, reloading what
+// changed.
+func (g *Gateway) watch(ctx context.Context) {
+	if g.opts.PollInterval < 0 {
+		return
+	}
+	t := time.NewTicker(g.opts.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		g.mu.Lock()
+		dirty := false
+		for _, path := range slices.Sorted(maps.Keys(g.stamps)) {
+			if g.changed(path) {
+				dirty = true
+				break
+			}
+		}
+		if dirty {
+			_ = g.reload(false)
+		}
+		g.mu.Unlock()
+	}
+}
+
+// Close stops every upstream and waits for them.
+func (g *Gateway) Close() {
+	var wg sync.WaitGroup
+	for _, s := range *g.servers.Load() {
+		wg.Go(s.front.Close)
+	}
+	wg.Wait()
+}
+
+// Run serves agents on cfg.Listen and the admin endpoints on
+// cfg.Admin.Listen until ctx ends, then shuts down gracefully. ready, if not
+// nil, receives the bound addresses once both listeners are open.
+func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) error {
+	cfg := g.cfg.Load()
+	agentLn, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Admin.Listen)
+	if err != nil {
+		agentLn.Close()
+		return fmt.Errorf("admin listen %s: %w", cfg.Admin.Listen, err)
+	}
+	agentSrv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	adminSrv := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+	if cfg.Auth.Mode == "none" || cfg.Auth.Mode == "" {
+		g.logger.Warn("AUTH IS OFF: any local process can call the upstreams through this gateway (auth \"none\")", "listen", agentLn.Addr().String())
+	}
+	if ready != nil {
+		ready(agentLn.Addr(), adminLn.Addr())
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- agentSrv.Serve(agentLn) }()
+	go func() { errc <- adminSrv.Serve(adminLn) }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { g.watch(watchCtx) })
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+	stopWatch()
+	wg.Wait()
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	// Streams stay open until their sessions end; close the upstreams
+	// (which ends the sessions) once new requests are refused.
+	go func() {
+		_ = agentSrv.Shutdown(shutCtx)
+	}()
+	_ = adminSrv.Shutdown(shutCtx)
+	g.Close()
+	_ = agentSrv.Close()
+	if errors.Is(runErr, http.ErrServerClosed) {
+		runErr = nil
+	}
+	return runErr
+}

@@ -1,0 +1,61 @@
+package gateway
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+)
+
+// Handler returns the agent-facing HTTP handler: /mcp/NAME (Streamable
+// HTTP) and /sse/NAME (the legacy HTTP+SSE transport) for each server.
+// Servers added or removed by a reload are served or refused at once.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/mcp/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s := (*g.servers.Load())[r.PathValue("name")]
+		if s == nil {
+			http.Error(w, "no such MCP server", http.StatusNotFound)
+			return
+		}
+		s.front.ServeHTTP(w, r)
+	})
+	mux.HandleFunc("/sse/{name}", func(w http.ResponseWriter, r *http.Request) {
+		s := (*g.servers.Load())[r.PathValue("name")]
+		if s == nil {
+			http.Error(w, "no such MCP server", http.StatusNotFound)
+			return
+		}
+		s.front.SSE().ServeHTTP(w, r)
+	})
+	return mux
+}
+
+// AdminHandler returns the admin HTTP handler: /healthz (the process is
+// serving) and /readyz (every enabled upstream is connected).
+func (g *Gateway) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		servers := *g.servers.Load()
+		status := make(map[string]string, len(servers))
+		ready := true
+		for _, name := range slices.Sorted(maps.Keys(servers)) {
+			if servers[name].front.Ready() {
+				status[name] = "up"
+			} else {
+				status[name] = "down"
+				ready = false
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "servers": status})
+	})
+	return mux
+}
