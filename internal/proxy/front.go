@@ -22,6 +22,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -36,6 +37,9 @@ type Session struct {
 	Server string
 	// Client is how the agent introduced itself; nil when it did not.
 	Client *mcp.Implementation
+	// Auth is what authenticated the request that began the session, as
+	// the HTTP layer put it in the request (nil without authentication).
+	Auth *auth.TokenInfo
 }
 
 // A Call is one tools/call on its way upstream.
@@ -80,6 +84,10 @@ type Options struct {
 	// FilterTools returns the tools of one tools/list page the session may
 	// see. It must not modify the tools.
 	FilterTools func(ctx context.Context, s *Session, tools []*mcp.Tool) []*mcp.Tool
+	// OpenSession, if set, is asked before a stateful session connects
+	// upstream. An error refuses the session with its text; otherwise the
+	// returned func is called when the session ends.
+	OpenSession func(s *Session) (end func(), err error)
 	// Implementation names the gateway where the SDK needs one; nil means
 	// "toolgate".
 	Implementation *mcp.Implementation
@@ -114,6 +122,7 @@ type Front struct {
 	wg    sync.WaitGroup               // session watchers
 
 	restarts atomic.Int64
+	cancels  cancelled
 }
 
 // NewFront returns a Front for spec and starts connecting its primary
@@ -221,9 +230,16 @@ func (f *Front) Tools(ctx context.Context) ([]*mcp.Tool, error) {
 // sessionless protocol revision go to a stateless handler; all others to the
 // stateful one, which keeps one upstream session per agent session.
 func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Mcp-Session-Id") == "" && r.Header.Get("Mcp-Protocol-Version") >= "2026-07-28" {
+	sid := r.Header.Get("Mcp-Session-Id")
+	if sid == "" && r.Header.Get("Mcp-Protocol-Version") >= "2026-07-28" {
 		f.stateless.ServeHTTP(w, r)
 		return
+	}
+	if sid != "" {
+		w, r = f.watchCancels(w, r, sid)
+		if r.Method == http.MethodDelete {
+			f.cancels.forget(sid)
+		}
 	}
 	f.streamable.ServeHTTP(w, r)
 }
@@ -261,10 +277,14 @@ func (f *Front) Close() {
 		_ = ss.Close()
 	}
 	f.mu.Unlock()
+	// Upstream processes may each take a grace period to exit: end them
+	// together.
+	var wg sync.WaitGroup
 	for _, l := range links {
-		l.close()
+		wg.Go(l.close)
 	}
-	f.primary.close()
+	wg.Go(f.primary.close)
+	wg.Wait()
 	f.wg.Wait()
 }
 
@@ -277,13 +297,11 @@ func (f *Front) clientImpl(peer *mcp.InitializeParams) *mcp.Implementation {
 }
 
 // attach gives a new downstream session its own upstream session.
-func (f *Front) attach(ctx context.Context, ss *mcp.ServerSession, params *mcp.InitializeParams) (*link, error) {
-	s := &Session{ID: ss.ID(), Server: f.spec.Name, Client: params.ClientInfo}
-	if s.ID == "" {
-		s.ID = "stdio"
-	}
+// end is called when the session ends.
+func (f *Front) attach(ctx context.Context, ss *mcp.ServerSession, s *Session, params *mcp.InitializeParams, end func()) (*link, error) {
 	l := newLink(f, s, ss, params)
 	if err := l.connect(ctx, false); err != nil {
+		end()
 		return nil, err
 	}
 	f.mu.Lock()
@@ -296,7 +314,9 @@ func (f *Front) attach(ctx context.Context, ss *mcp.ServerSession, params *mcp.I
 		f.mu.Lock()
 		delete(f.links, ss)
 		f.mu.Unlock()
+		f.cancels.forget(ss.ID())
 		l.close()
+		end()
 	}()
 	return l, nil
 }
@@ -333,6 +353,9 @@ func (f *Front) receive(next mcp.MethodHandler) mcp.MethodHandler {
 			if p := ss.InitializeParams(); p != nil {
 				s.Client = p.ClientInfo
 			}
+			if extra := req.GetExtra(); extra != nil {
+				s.Auth = extra.TokenInfo
+			}
 		}
 		return l.forward(ctx, s, method, req, next)
 	}
@@ -347,7 +370,20 @@ func (f *Front) initialize(ctx context.Context, ss *mcp.ServerSession, next mcp.
 	if params == nil {
 		return res, nil
 	}
-	l, err := f.attach(ctx, ss, params)
+	s := &Session{ID: ss.ID(), Server: f.spec.Name, Client: params.ClientInfo}
+	if extra := req.GetExtra(); extra != nil {
+		s.Auth = extra.TokenInfo
+	}
+	if s.ID == "" {
+		s.ID = "stdio"
+	}
+	end := func() {}
+	if open := f.opts.OpenSession; open != nil {
+		if end, err = open(s); err != nil {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: err.Error()}
+		}
+	}
+	l, err := f.attach(ctx, ss, s, params, end)
 	if err != nil {
 		f.logger.Error("connecting upstream for a new session", "error", err)
 		return nil, &jsonrpc.Error{

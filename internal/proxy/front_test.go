@@ -519,3 +519,36 @@ func TestProgressPrecedesResult(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelledRequestGetsNoResponse cancels a call in flight over raw HTTP:
+// the upstream's handler is cancelled and the request's stream carries no
+// response (the protocol's rule for cancelled requests).
+func TestCancelledRequestGetsNoResponse(t *testing.T) {
+	stats := new(upstreamStats)
+	_, url := startFront(t, httpUpstream(t, stats), nil)
+	url += "/mcp"
+	h, _ := rawPost(t, url, "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`)
+	sid := h.Get("Mcp-Session-Id")
+	rawPost(t, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	bodyc := make(chan string, 1)
+	go func() {
+		_, body := rawPost(t, url, sid, `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"block","arguments":{}}}`)
+		bodyc <- body
+	}()
+	waitFor(t, "the call to reach the upstream", func() bool { return stats.calls.Load() == 1 })
+	rawPost(t, url, sid, `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":7,"reason":"user gave up"}}`)
+	waitFor(t, "the upstream handler to be cancelled", func() bool { return stats.cancelled.Load() == 1 })
+	select {
+	case body := <-bodyc:
+		if strings.Contains(body, `"id":7`) {
+			t.Errorf("the cancelled request got a response: %s", body)
+		}
+	case <-time.After(10 * time.Second):
+		// The stream may stay open with nothing to say: that is no response too.
+	}
+	// The session goes on.
+	_, body := rawPost(t, url, sid, `{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"echo","arguments":{"text":"after"}}}`)
+	if !strings.Contains(body, "echo: after") {
+		t.Errorf("call after the cancellation: %s", body)
+	}
+}
