@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -333,14 +334,28 @@ func (f *Front) linkFor(ss *mcp.ServerSession) *link {
 // receive is the server's receiving middleware: it forwards every request
 // and notification from the agent to the upstream.
 func (f *Front) receive(next mcp.MethodHandler) mcp.MethodHandler {
-	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+	return func(ctx context.Context, method string, req mcp.Request) (res mcp.Result, err error) {
+		defer func() {
+			// A bug in one request's handling must not take down every
+			// session of the gateway.
+			if p := recover(); p != nil {
+				f.logger.Error("panic serving a request", "method", method, "panic", p, "stack", string(debug.Stack()))
+				res, err = nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "internal error in the gateway"}
+			}
+		}()
 		ss, _ := req.GetSession().(*mcp.ServerSession)
 		switch method {
 		case "initialize":
 			return f.initialize(ctx, ss, next, req)
 		case "server/discover":
 			return f.discover(ctx, next, req)
-		case "ping", "notifications/initialized", "notifications/cancelled",
+		case "notifications/initialized":
+			res, err := next(ctx, method, req)
+			if l := f.linkFor(ss); l != f.primary {
+				l.downReady.Store(true)
+			}
+			return res, err
+		case "ping", "notifications/cancelled",
 			"subscriptions/listen", "resources/subscribe", "resources/unsubscribe":
 			return next(ctx, method, req)
 		}
@@ -425,6 +440,11 @@ func (f *Front) discover(ctx context.Context, next mcp.MethodHandler, req mcp.Re
 	out := *dr
 	out.Capabilities = up.Capabilities
 	out.Instructions = up.Instructions
+	if up.ServerInfo != nil {
+		// The agent sees the upstream as it is (the SDK would name the
+		// gateway).
+		out.Meta = mcp.Meta{mcp.MetaKeyServerInfo: up.ServerInfo}
+	}
 	return &out, nil
 }
 
@@ -455,20 +475,13 @@ func (f *Front) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) er
 	return upstreamError(cs.Unsubscribe(ctx, req.Params))
 }
 
-// protocolMeta lists the _meta keys of the sessionless protocol that
-// describe the sender. They belong to one hop: the gateway's upstream client
-// states its own.
-var protocolMeta = []string{
-	mcp.MetaKeyProtocolVersion, mcp.MetaKeyClientInfo, mcp.MetaKeyClientCapabilities, mcp.MetaKeyLogLevel,
-}
-
+// stripProtocolMeta removes the sessionless revision's protocol version from
+// a request's _meta: it belongs to one hop, and the gateway's upstream client
+// states its own. The agent's client info, capabilities and log level stay:
+// they tell the upstream whom it serves, and what it may ask of them.
 func stripProtocolMeta(params mcp.Params) {
-	m := paramsMeta(params)
-	if m == nil {
-		return
-	}
-	for _, k := range protocolMeta {
-		delete(m, k)
+	if m := paramsMeta(params); m != nil {
+		delete(m, mcp.MetaKeyProtocolVersion)
 	}
 }
 
@@ -500,7 +513,7 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 		return nil, nil
 	}
 	ss, _ := req.GetSession().(*mcp.ServerSession)
-	end := l.begin(ctx, ss, params)
+	end := l.begin(ctx, ss, method, params)
 	defer end()
 	var res mcp.Result
 	switch p := params.(type) {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -29,6 +30,12 @@ type link struct {
 	ss      *mcp.ServerSession    // nil for the primary link
 	peer    *mcp.InitializeParams // the downstream client's handshake; nil for the primary link
 	logger  *slog.Logger
+
+	// downReady is set once the downstream client has completed the
+	// handshake: the upstream's notifications before that (a server may
+	// announce list changes as it starts) are not the client's to see, and
+	// on a single-stream transport they would precede the handshake's answer.
+	downReady atomic.Bool
 
 	ctx    context.Context // ends when the link is closed
 	cancel context.CancelFunc
@@ -56,6 +63,14 @@ type inflight struct {
 	ctx   context.Context
 	ss    *mcp.ServerSession // the downstream session; per request on the primary link
 	token any                // the downstream progress token, if any
+	route bool               // upstream requests made meanwhile may belong to it
+}
+
+// routable lists the methods during which an upstream may ask the agent
+// something or log on its behalf; requests such as logging/setLevel or a
+// listing end too soon to carry anything else.
+var routable = map[string]bool{
+	"tools/call": true, "prompts/get": true, "resources/read": true, "completion/complete": true,
 }
 
 func newLink(f *Front, s *Session, ss *mcp.ServerSession, peer *mcp.InitializeParams) *link {
@@ -104,13 +119,13 @@ func (l *link) dial(ctx context.Context) (*mcp.ClientSession, error) {
 	return l.front.spec.dial(ctx, l.newClient(), upstreamVersion(version), l.logger, l.early)
 }
 
-// upstreamVersion picks the protocol version to offer upstream. The SDK's
-// newest (stateless) revision is offered only where the downstream speaks it
-// too; a stateful downstream session is best served by a stateful upstream
-// session.
+// upstreamVersion picks the protocol version to offer upstream. A stateful
+// downstream session is best served by a stateful upstream session. The
+// primary link, which serves the sessionless revision, offers that
+// revision, falling back (in the SDK) for upstreams that predate it.
 func upstreamVersion(downstream string) string {
-	if downstream >= "2026-07-28" {
-		return downstream
+	if downstream == "" || downstream >= "2026-07-28" {
+		return "2026-07-28"
 	}
 	return "2025-11-25"
 }
@@ -248,8 +263,8 @@ func (l *link) client() (*mcp.ClientSession, error) {
 // begin registers a downstream request as in flight, swapping its progress
 // token for one unique to this link (downstream clients choose tokens freely,
 // and several may share the primary link). The returned func unregisters it.
-func (l *link) begin(ctx context.Context, ss *mcp.ServerSession, params mcp.Params) func() {
-	in := &inflight{ctx: ctx, ss: ss}
+func (l *link) begin(ctx context.Context, ss *mcp.ServerSession, method string, params mcp.Params) func() {
+	in := &inflight{ctx: ctx, ss: ss, route: routable[method]}
 	var tok string
 	meta := paramsMeta(params)
 	l.mu.Lock()
@@ -299,9 +314,10 @@ func paramsMeta(params mcp.Params) map[string]any {
 func (l *link) route() (context.Context, *mcp.ServerSession) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if n := len(l.inflight); n > 0 {
-		in := l.inflight[n-1]
-		return in.ctx, in.ss
+	for i := len(l.inflight) - 1; i >= 0; i-- {
+		if in := l.inflight[i]; in.route {
+			return in.ctx, in.ss
+		}
 	}
 	return context.Background(), l.ss
 }
@@ -363,7 +379,7 @@ func (l *link) notifyRoute(method string, params mcp.Params) {
 
 // notifyDown sends a notification to this link's downstream session.
 func (l *link) notifyDown(ctx context.Context, method string, params mcp.Params) error {
-	if l.ss == nil {
+	if l.ss == nil || !l.downReady.Load() {
 		return nil
 	}
 	return relayNotify(ctx, l.ss, method, params)
@@ -426,16 +442,16 @@ func (l *link) newClient() *mcp.Client {
 		},
 		ToolListChangedHandler: func(_ context.Context, req *mcp.ToolListChangedRequest) {
 			l.forgetTools()
-			_ = l.notifyDown(context.Background(), "notifications/tools/list_changed", req.Params)
+			_ = l.notifyDown(context.Background(), "notifications/tools/list_changed", orEmpty(req.Params))
 		},
 		PromptListChangedHandler: func(_ context.Context, req *mcp.PromptListChangedRequest) {
-			_ = l.notifyDown(context.Background(), "notifications/prompts/list_changed", req.Params)
+			_ = l.notifyDown(context.Background(), "notifications/prompts/list_changed", orEmpty(req.Params))
 		},
 		ResourceListChangedHandler: func(_ context.Context, req *mcp.ResourceListChangedRequest) {
-			_ = l.notifyDown(context.Background(), "notifications/resources/list_changed", req.Params)
+			_ = l.notifyDown(context.Background(), "notifications/resources/list_changed", orEmpty(req.Params))
 		},
 		ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
-			_ = l.notifyDown(context.Background(), "notifications/resources/updated", req.Params)
+			_ = l.notifyDown(context.Background(), "notifications/resources/updated", orEmpty(req.Params))
 		},
 		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
 			l.notifyRoute("notifications/elicitation/complete", req.Params)
@@ -453,10 +469,26 @@ func (l *link) newClient() *mcp.Client {
 		opts.Capabilities.Elicitation = pc.Elicitation
 		opts.Capabilities.Sampling = pc.Sampling
 	}
+	if l.ss == nil {
+		// Agents of the sessionless revision answer the upstream's
+		// requests for input themselves, by retrying the call: its
+		// input-required results pass through to them unchanged.
+		opts.MultiRoundTrip = &mcp.MultiRoundTripOptions{Disabled: true}
+	}
 	c := mcp.NewClient(l.front.clientImpl(l.peer), opts)
 	c.AddReceivingMiddleware(l.clientReceive)
 	c.AddSendingMiddleware(relayMiddleware)
 	return c
+}
+
+// orEmpty returns p, or a zero value for a notification that came without
+// params: relayed as is, it would go out as "params": null, which JSON-RPC
+// does not allow and clients reject.
+func orEmpty[T any](p *T) *T {
+	if p == nil {
+		return new(T)
+	}
+	return p
 }
 
 // downCtx returns a context for a request to the downstream client made on
@@ -464,7 +496,9 @@ func (l *link) newClient() *mcp.Client {
 // flight, and ends when either side gives up.
 func (l *link) downCtx(upstream context.Context) (context.Context, *mcp.ServerSession, func()) {
 	rctx, ss := l.route()
-	ctx, cancel := context.WithCancel(rctx)
+	// The request in flight gives the stream, not the lifetime: the
+	// upstream's request lives as long as the upstream waits for it.
+	ctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
 	stop := context.AfterFunc(upstream, cancel)
 	return ctx, ss, func() { stop(); cancel() }
 }
@@ -481,7 +515,11 @@ func (l *link) clientReceive(next mcp.MethodHandler) mcp.MethodHandler {
 			if ss == nil {
 				return nil, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: fmt.Sprintf("%s: no agent request is in flight to ask", method)}
 			}
-			res, err := relayRequest(dctx, ss, method, req.GetParams())
+			params := req.GetParams()
+			if p, ok := params.(*mcp.ListRootsParams); ok && p == nil {
+				params = &mcp.ListRootsParams{} // never "params": null
+			}
+			res, err := relayRequest(dctx, ss, method, params)
 			return res, upstreamError(err)
 		}
 		return next(ctx, method, req)
