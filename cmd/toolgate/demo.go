@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	_ "embed"
 	"fmt"
@@ -69,35 +70,47 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	cfg := &config.Config{
 		Listen: *listen,
 		State:  filepath.Join(*dir, "state"),
-		Auth:   config.Auth{Mode: "none"},
+		Auth:   config.Auth{Mode: "grants"},
 		Admin:  config.Admin{Listen: *admin},
+		Bounds: config.DefaultBounds(),
 		Servers: []*config.Server{{
 			Name:   "okta",
 			URL:    "http://" + simLn.Addr().String() + "/mcp",
 			Policy: policyPath,
 		}},
 	}
-	g, err := gateway.New(cfg, &gateway.Options{Logger: logger})
+	var notice bytes.Buffer // the admin token, shown with the rest below
+	g, err := gateway.New(cfg, &gateway.Options{Logger: logger, Notice: &notice})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "toolgate demo: %v\n", err)
 		return exitFailure
 	}
 	return serve(ctx, e, g, func(agent, adminAddr net.Addr) {
 		url := fmt.Sprintf("http://%s/mcp/okta", agent)
+		// The demo's agent credential: a grant like any other, made with
+		// the same code as `toolgate grant create`.
+		r, _ := http.NewRequestWithContext(ctx, "POST", "/", nil)
+		c, err := gateway.CreateGrant(r, g.Grants(), cfg, gateway.GrantRequest{Label: fmt.Sprintf("demo-agent-%d", time.Now().Unix()), Server: "okta"}, time.Now())
+		if err != nil {
+			logger.Error("creating the demo's grant", "error", err)
+			return
+		}
+		entry := fmt.Sprintf(`{"mcpServers": {"okta": {"type": "http", "url": %q, "headers": {"Authorization": "Bearer %s"}}}}`, url, c.Token)
 		fmt.Fprintf(e.stdout, `Toolgate demo: the Okta MCP server's 21 tools (simulated, in memory)
-behind the seed policy: provision_applications is capped at 30 calls a
-minute per agent, and every other tool is denied.
+behind the seed policy: only provision_applications is allowed; every
+other tool is denied.
 
   MCP endpoint   %s
+  Agent token    %s
   Policy file    %s
                  (edit and save it: the gateway reloads it at once)
   Readiness      http://%s/readyz
 
 Add this to your MCP client's config (Claude Desktop, Cursor, VS Code...):
 
-  {"mcpServers": {"okta": {"type": "http", "url": %q}}}
-
+  %s
+%s
 Press Ctrl-C to stop.
-`, url, policyPath, adminAddr, url)
+`, url, c.Token, policyPath, adminAddr, entry, notice.String())
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -114,20 +115,26 @@ func TestDemo(t *testing.T) {
 		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--dir", t.TempDir()}, nil, outW, &syncWriter{w: &stderr})
 		outW.Close()
 	}()
-	var url string
+	var url, token string
 	sc := bufio.NewScanner(outR)
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "MCP endpoint"); ok {
+	for sc.Scan() && (url == "" || token == "") {
+		line := strings.TrimSpace(sc.Text())
+		if u, ok := strings.CutPrefix(line, "MCP endpoint"); ok {
 			url = strings.TrimSpace(u)
-			break
+		}
+		if tok, ok := strings.CutPrefix(line, "Agent token"); ok {
+			token = strings.TrimSpace(tok)
 		}
 	}
 	go func() { _, _ = io.Copy(io.Discard, outR) }()
-	if url == "" {
-		t.Fatalf("demo printed no endpoint; stderr:\n%s", stderr.String())
+	if url == "" || token == "" {
+		t.Fatalf("demo printed no endpoint and token; stderr:\n%s", stderr.String())
 	}
 	c := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil)
-	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil)
+	if _, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url}, nil); err == nil {
+		t.Fatal("connected to the demo without its token")
+	}
+	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: url, HTTPClient: bearerClient(token)}, nil)
 	if err != nil {
 		t.Fatalf("connect to the demo: %v", err)
 	}
@@ -149,3 +156,17 @@ func TestDemo(t *testing.T) {
 		t.Fatal("demo did not stop")
 	}
 }
+
+// bearerClient sends token with every request, as an MCP client configured
+// with an Authorization header does.
+func bearerClient(token string) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+token)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

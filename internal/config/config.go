@@ -41,12 +41,21 @@ type Config struct {
 	Listen string
 	// State is the directory of the embedded store, resolved against the
 	// config file's directory; ./toolgate-data by default.
-	State    string
-	Auth     Auth
-	Admin    Admin
-	Redis    string // URL of a shared Redis for counters; "" for none
-	Postgres string // URL or DSN of a shared PostgreSQL for records; "" for none
-	Log      Log
+	State string
+	Auth  Auth
+	Admin Admin
+	// TLS, when set, serves agents over HTTPS.
+	TLS *TLS
+	// AllowedOrigins are browser origins (scheme://host[:port]) trusted to
+	// call the agent endpoints cross-origin; others get 403.
+	AllowedOrigins []string
+	// Bounds limit what one request or one grant may use.
+	Bounds Bounds
+	// RateLimits configures how the policy's limits are kept.
+	RateLimits RateLimits
+	Redis      string // URL of a shared Redis for counters; "" for none
+	Postgres   string // URL or DSN of a shared PostgreSQL for records; "" for none
+	Log        Log
 	// Servers are the upstream servers, in file order, disabled ones too.
 	Servers []*Server
 }
@@ -54,8 +63,8 @@ type Config struct {
 // Auth says how agents authenticate. In the file, auth is "none", "grants",
 // or {"oauth": {"issuer": URL, "jwks_url": URL, "audience": STRING}}.
 type Auth struct {
-	// Mode is "none" (the default for now, and accepted only on a loopback
-	// listener), "grants" (bearer tokens issued by the gateway) or "oauth".
+	// Mode is "grants" (bearer tokens issued by the gateway; the default),
+	// "none" (accepted only on a loopback listener) or "oauth".
 	Mode string
 	// Issuer, JWKSURL and Audience configure Mode "oauth".
 	Issuer, JWKSURL, Audience string
@@ -65,7 +74,42 @@ type Auth struct {
 type Admin struct {
 	// Listen is the admin address, host:port; 127.0.0.1:8081 by default.
 	Listen string
+	// TLS, when set, serves the admin API over HTTPS.
+	TLS *TLS
 }
+
+// RateLimits configures the budget store.
+type RateLimits struct {
+	// FailOpen admits calls under a limit when the budget store cannot be
+	// reached; by default they are refused.
+	FailOpen bool
+}
+
+// TLS names a certificate and its key, PEM files resolved against the
+// config file's directory.
+type TLS struct {
+	Cert, Key string
+}
+
+// Bounds are the resource limits of the agent endpoints. Zero fields take
+// the defaults below.
+type Bounds struct {
+	MaxBodyBytes        int64 // one HTTP request body
+	MaxDepth            int   // JSON nesting of a call's arguments
+	MaxArgumentBytes    int64 // a call's arguments, as sent
+	MaxSessionsPerGrant int   // open MCP sessions of one grant
+	MaxCallsPerGrant    int   // tools/call in flight for one grant
+}
+
+// Default bounds: generous for real agents, small enough that one client
+// cannot exhaust the gateway.
+const (
+	DefaultMaxBodyBytes        = 4 << 20
+	DefaultMaxDepth            = 64
+	DefaultMaxArgumentBytes    = 1 << 20
+	DefaultMaxSessionsPerGrant = 64
+	DefaultMaxCallsPerGrant    = 64
+)
 
 // Log configures the gateway's log.
 type Log struct {
@@ -103,6 +147,17 @@ type Server struct {
 
 	// Disabled servers are not served.
 	Disabled bool
+}
+
+// DefaultBounds returns the default resource limits.
+func DefaultBounds() Bounds {
+	return Bounds{
+		MaxBodyBytes:        DefaultMaxBodyBytes,
+		MaxDepth:            DefaultMaxDepth,
+		MaxArgumentBytes:    DefaultMaxArgumentBytes,
+		MaxSessionsPerGrant: DefaultMaxSessionsPerGrant,
+		MaxCallsPerGrant:    DefaultMaxCallsPerGrant,
+	}
 }
 
 // Load reads and parses the config file at path; see Parse. getenv looks up
@@ -154,11 +209,12 @@ func (r *reader) config(root *source.Node) *Config {
 	c := &Config{
 		Listen: DefaultListen,
 		State:  DefaultState,
-		Auth:   Auth{Mode: "none"},
+		Auth:   Auth{Mode: "grants"},
 		Admin:  Admin{Listen: DefaultAdminListen},
 		Log:    Log{Format: "text", Level: "info"},
+		Bounds: DefaultBounds(),
 	}
-	f := r.d.Fields(root, "listen", "state", "auth", "admin", "redis", "postgres", "log", "mcpServers")
+	f := r.d.Fields(root, "listen", "state", "auth", "admin", "tls", "allowed_origins", "bounds", "rate_limits", "redis", "postgres", "log", "mcpServers")
 	if f == nil {
 		return c
 	}
@@ -173,16 +229,30 @@ func (r *reader) config(root *source.Node) *Config {
 	}
 	c.State = r.resolve(c.State)
 	if r.auth(f["auth"], &c.Auth) && c.Auth.Mode == "none" && !isLoopback(c.Listen) {
-		if n := f["auth"]; n != nil {
-			r.d.Errorf(n.Pos, `auth "none" is accepted only on a loopback listen address (127.0.0.1, ::1 or localhost), not %q`, c.Listen)
-		} else if n := f["listen"]; n != nil {
-			r.d.Errorf(n.Pos, `listen %q is not a loopback address: set auth, which is "none" by default`, c.Listen)
-		}
+		r.d.Errorf(f["auth"].Pos, `auth "none" is accepted only on a loopback listen address (127.0.0.1, ::1 or localhost), not %q`, c.Listen)
 	}
 	if n := f["admin"]; n != nil {
-		af := r.d.Fields(n, "listen")
+		af := r.d.Fields(n, "listen", "tls")
 		if s, ok := r.str(af["listen"]); ok && r.addr(af["listen"], s) {
 			c.Admin.Listen = s
+		}
+		c.Admin.TLS = r.tls(af["tls"])
+	}
+	c.TLS = r.tls(f["tls"])
+	for _, n := range r.d.Items(f["allowed_origins"]) {
+		if s, ok := r.str(n); ok {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+				r.d.Errorf(n.Pos, "allowed origin %q is not scheme://host[:port]", s)
+				continue
+			}
+			c.AllowedOrigins = append(c.AllowedOrigins, strings.TrimSuffix(s, "/"))
+		}
+	}
+	r.bounds(f["bounds"], &c.Bounds)
+	if n := f["rate_limits"]; n != nil {
+		rf := r.d.Fields(n, "fail_open")
+		if v, ok := r.d.Bool(rf["fail_open"]); ok {
+			c.RateLimits.FailOpen = v
 		}
 	}
 	if s, ok := r.str(f["redis"]); ok {
@@ -354,6 +424,51 @@ func (r *reader) server(m source.Field) *Server {
 }
 
 // resolve makes a relative path relative to the config file's directory.
+// tls reads {"cert": FILE, "key": FILE}.
+func (r *reader) tls(n *source.Node) *TLS {
+	if n == nil {
+		return nil
+	}
+	f := r.d.Fields(n, "cert", "key")
+	if f == nil || !r.d.Require(n, f, "cert", "key") {
+		return nil
+	}
+	cert, _ := r.str(f["cert"])
+	key, _ := r.str(f["key"])
+	return &TLS{Cert: r.resolve(cert), Key: r.resolve(key)}
+}
+
+// bounds reads the resource limits; every one must be positive.
+func (r *reader) bounds(n *source.Node, b *Bounds) {
+	if n == nil {
+		return
+	}
+	f := r.d.Fields(n, "max_body_bytes", "max_depth", "max_argument_bytes", "max_sessions_per_grant", "max_calls_per_grant")
+	positive := func(name string) (int64, bool) {
+		v, ok := r.d.Int(f[name])
+		if ok && v <= 0 {
+			r.d.Errorf(f[name].Pos, "%s must be positive", name)
+			return 0, false
+		}
+		return v, ok
+	}
+	if v, ok := positive("max_body_bytes"); ok {
+		b.MaxBodyBytes = v
+	}
+	if v, ok := positive("max_depth"); ok {
+		b.MaxDepth = int(v)
+	}
+	if v, ok := positive("max_argument_bytes"); ok {
+		b.MaxArgumentBytes = v
+	}
+	if v, ok := positive("max_sessions_per_grant"); ok {
+		b.MaxSessionsPerGrant = int(v)
+	}
+	if v, ok := positive("max_calls_per_grant"); ok {
+		b.MaxCallsPerGrant = int(v)
+	}
+}
+
 func (r *reader) resolve(p string) string {
 	if p == "" || filepath.IsAbs(p) {
 		return p

@@ -53,9 +53,10 @@ func TestParseDesignExample(t *testing.T) {
 	want := &Config{
 		Listen: "127.0.0.1:8080",
 		State:  "/etc/toolgate/toolgate-data",
-		Auth:   Auth{Mode: "none"},
+		Auth:   Auth{Mode: "grants"},
 		Admin:  Admin{Listen: "127.0.0.1:8081"},
 		Log:    Log{Format: "text", Level: "info"},
+		Bounds: DefaultBounds(),
 		Servers: []*Server{
 			{
 				Name:    "okta",
@@ -100,7 +101,8 @@ func TestParse(t *testing.T) {
 			doc:  `{}`,
 			check: func(t *testing.T, c *Config) {
 				if c.Listen != DefaultListen || c.Admin.Listen != DefaultAdminListen || c.State != "toolgate-data" ||
-					c.Auth.Mode != "none" || c.Log != (Log{"text", "info"}) || c.Servers != nil || c.Path != "" {
+					c.Auth.Mode != "grants" || c.Log != (Log{"text", "info"}) || c.Servers != nil || c.Path != "" ||
+					c.Bounds != DefaultBounds() || c.TLS != nil {
 					t.Errorf("Parse({}) = %s; want the defaults", dump(c))
 				}
 			},

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -18,6 +19,7 @@ import (
 // pass through its Front. The policy is a snapshot swapped atomically on
 // reload; each call loads it once and keeps it.
 type enforcer struct {
+	g      *Gateway
 	server string
 	logger *slog.Logger
 	policy atomic.Pointer[policy.Policy] // nil: no policy file, everything passes
@@ -25,22 +27,51 @@ type enforcer struct {
 
 func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 	return func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {
-		p := e.policy.Load()
+		name := c.Params.Name
+		var ti *auth.TokenInfo
+		if c.Extra != nil {
+			ti = c.Extra.TokenInfo
+		}
+		id := identityOf(ti)
+		bounds := boundsOf(e.g.cfg.Load())
+		if n := int64(len(c.Params.Arguments)); n > bounds.MaxArgumentBytes {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments of %d bytes exceed the gateway's limit of %d", name, n, bounds.MaxArgumentBytes)}
+		}
+		if d := jsonDepth(c.Params.Arguments, bounds.MaxDepth); d > bounds.MaxDepth {
+			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments nest deeper than the gateway's limit of %d", name, bounds.MaxDepth)}
+		}
+		if key := id.key(); key != "" {
+			if !e.g.calls.acquire(key, bounds.MaxCallsPerGrant) {
+				e.logger.Warn("call refused: too many in flight", "tool", name, "principal", key)
+				return denial(name, fmt.Sprintf("too many calls in flight for this credential (at most %d); retry when one finishes", bounds.MaxCallsPerGrant), "/bounds/max_calls_per_grant"), nil
+			}
+			defer e.g.calls.release(key)
+		}
+		p := e.policyFor(id)
 		if p == nil {
 			return next(ctx, c)
 		}
-		name := c.Params.Name
 		args, err := c.Args()
 		if err != nil {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: %v", name, err)}
 		}
-		d := p.Decide(&policy.Input{
+		in := &policy.Input{
 			Server:  e.server,
 			Tool:    name,
 			Args:    args,
 			Session: map[string]any{"id": c.Session.ID},
-		})
+		}
+		if id != nil {
+			in.User = id.User
+			if gr := id.Grant; gr != nil {
+				in.Grant = map[string]any{"id": gr.ID, "label": gr.Label}
+			}
+		}
+		d := p.Decide(in)
 		log := e.logger.With("tool", name, "session", c.Session.ID, "rule", d.Rule)
+		if id != nil && id.Grant != nil {
+			log = log.With("grant", id.Grant.Label)
+		}
 		switch d.Outcome {
 		case policy.Hidden:
 			log.Info("call denied: hidden tool")
@@ -54,13 +85,25 @@ func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 			log.Info("call denied: approval required but approvals are not enabled")
 			return denial(name, "requires a person's approval, and approvals are not enabled on this gateway", d.Rule), nil
 		}
+		if r := e.charge(ctx, c, in, &d, id); r != nil {
+			return r, nil
+		}
 		log.Debug("call allowed")
 		return next(ctx, c)
 	}
 }
 
-func (e *enforcer) filter(_ context.Context, _ *proxy.Session, tools []*mcp.Tool) []*mcp.Tool {
-	p := e.policy.Load()
+// policyFor returns the policy that governs a principal's calls: its
+// grant's own policy when it has one, else the server's.
+func (e *enforcer) policyFor(id *Identity) *policy.Policy {
+	if id != nil && id.Grant != nil && id.Grant.Policy != "" {
+		return e.g.grantPolicy(id.Grant.Policy)
+	}
+	return e.policy.Load()
+}
+
+func (e *enforcer) filter(_ context.Context, s *proxy.Session, tools []*mcp.Tool) []*mcp.Tool {
+	p := e.policyFor(identityOf(s.Auth))
 	if p == nil {
 		return tools
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"net"
@@ -20,6 +21,12 @@ import (
 	"time"
 
 	"github.com/toolgate/toolgate/internal/config"
+	"github.com/toolgate/toolgate/internal/grant"
+	"github.com/toolgate/toolgate/internal/grant/sqlitegrant"
+	"github.com/toolgate/toolgate/internal/limit"
+	"github.com/toolgate/toolgate/internal/limit/redislimit"
+	"github.com/toolgate/toolgate/internal/limit/sqlitelimit"
+	"github.com/toolgate/toolgate/internal/oauth"
 	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
 )
@@ -32,9 +39,20 @@ type Options struct {
 	// PollInterval is how often config and policy files are checked for
 	// changes; zero means one second, negative disables polling.
 	PollInterval time.Duration
-	// Proxy holds options passed to every Front; its Intercept, FilterTools
-	// and Logger are set by the gateway.
+	// Proxy holds options passed to every Front; its Intercept, FilterTools,
+	// OpenSession and Logger are set by the gateway.
 	Proxy proxy.Options
+	// Grants is the grant store; nil means the embedded one in the state
+	// directory, opened by New and closed by Close.
+	Grants grant.Store
+	// Limits is the budget store; nil means Redis when the config names
+	// one, else the embedded one in the state directory, else memory.
+	Limits limit.Store
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Notice receives what is shown once to the person starting the
+	// gateway (a new admin token); nil means os.Stderr.
+	Notice io.Writer
 }
 
 // A Gateway serves every configured upstream behind its policy. It is safe
@@ -49,13 +67,24 @@ type Gateway struct {
 	stamps  map[string]stamp                   // guarded by mu: files as last read
 
 	reloads atomic.Int64
+
+	grants     grant.Store
+	ownsGrants bool
+	limits     limit.Store
+	ownsLimits bool
+	grantPols  grantPolicies
+	calls      inflightCounter // tools/call in flight per principal
+	sessions   inflightCounter // open sessions per principal
+	admin      *adminAuth
+	oauth      *oauth.Verifier // when auth is "oauth"
 }
 
 // server is one upstream as the gateway runs it.
 type server struct {
-	conf  *config.Server
-	front *proxy.Front
-	enf   *enforcer
+	conf      *config.Server
+	front     *proxy.Front
+	enf       *enforcer
+	http, sse http.Handler // the front's transports behind authentication
 }
 
 // New builds a gateway for cfg. Every policy file must be valid: at start
@@ -66,11 +95,15 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	if opts != nil {
 		g.opts = *opts
 	}
+	g.cfg.Store(cfg)
 	if g.opts.Logger == nil {
 		g.opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if g.opts.Getenv == nil {
 		g.opts.Getenv = os.LookupEnv
+	}
+	if g.opts.Notice == nil {
+		g.opts.Notice = os.Stderr
 	}
 	if g.opts.PollInterval == 0 {
 		g.opts.PollInterval = time.Second
@@ -91,6 +124,9 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	if err := g.openStores(cfg); err != nil {
+		return nil, err
+	}
 	servers := make(map[string]*server)
 	for _, sc := range cfg.Servers {
 		if sc.Disabled {
@@ -108,23 +144,81 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 
 func checkAuth(cfg *config.Config) error {
 	switch cfg.Auth.Mode {
-	case "", "none":
+	case "none", "grants", "oauth":
 		return nil
-	default:
-		return fmt.Errorf("auth %q is not available in this build; use \"none\" on a loopback listener", cfg.Auth.Mode)
 	}
+	return fmt.Errorf("unknown auth mode %q", cfg.Auth.Mode)
+}
+
+// openStores opens the embedded stores in the state directory, unless the
+// caller supplied them. A gateway without a state directory (wrap) has none.
+func (g *Gateway) openStores(cfg *config.Config) error {
+	g.grants = g.opts.Grants
+	if g.grants == nil && cfg.State != "" {
+		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		st, err := sqlitegrant.Open(context.Background(), cfg.State, nil)
+		if err != nil {
+			return fmt.Errorf("grant store: %w", err)
+		}
+		g.grants, g.ownsGrants = st, true
+	}
+	g.limits = g.opts.Limits
+	if g.limits == nil {
+		var err error
+		switch {
+		case cfg.Redis != "":
+			g.limits, err = redislimit.Open(cfg.Redis, nil)
+		case cfg.State != "":
+			g.limits, err = sqlitelimit.Open(context.Background(), cfg.State, nil)
+		default:
+			g.limits = limit.NewMemory(nil)
+		}
+		if err != nil {
+			return fmt.Errorf("budget store: %w", err)
+		}
+		g.ownsLimits = true
+	}
+	if g.grants == nil && cfg.Auth.Mode == "grants" {
+		return errors.New(`auth "grants" needs a state directory for its grants`)
+	}
+	if cfg.State != "" {
+		a, err := loadAdminAuth(cfg.State, g.opts.Getenv, g.opts.Notice, g.logger)
+		if err != nil {
+			return err
+		}
+		g.admin = a
+	}
+	v, err := g.newVerifier(cfg)
+	if err != nil {
+		return fmt.Errorf("auth oauth: %w", err)
+	}
+	g.oauth = v
+	return nil
 }
 
 func (g *Gateway) newServer(sc *config.Server, p *policy.Policy) *server {
 	logger := g.logger.With("server", sc.Name)
 	enf := &enforcer{server: sc.Name, logger: logger}
 	enf.policy.Store(p)
+	enf.g = g
 	popts := g.opts.Proxy
 	popts.Logger = g.logger
 	popts.Intercept = enf.intercept
 	popts.FilterTools = enf.filter
+	popts.OpenSession = g.openSession
+	if popts.MaxRequestBytes == 0 {
+		popts.MaxRequestBytes = boundsOf(g.cfg.Load()).MaxBodyBytes
+	}
 	front := proxy.NewFront(specOf(sc), &popts)
-	return &server{conf: sc, front: front, enf: enf}
+	return &server{
+		conf:  sc,
+		front: front,
+		enf:   enf,
+		http:  g.authenticate(sc.Name, front),
+		sse:   g.authenticate(sc.Name, front.SSE()),
+	}
 }
 
 func specOf(sc *config.Server) *proxy.Spec {
@@ -157,6 +251,9 @@ func (g *Gateway) loadPolicy(sc *config.Server) (*policy.Policy, error) {
 	}
 	return p, nil
 }
+
+// Grants returns the grant store.
+func (g *Gateway) Grants() grant.Store { return g.grants }
 
 // Config returns the configuration in force.
 func (g *Gateway) Config() *config.Config { return g.cfg.Load() }
@@ -230,7 +327,9 @@ func (g *Gateway) reload(force bool) error {
 					g.logger.Info("policy loaded", "server", sc.Name, "file", sc.Policy)
 				}
 			}
-			next[sc.Name] = &server{conf: sc, front: cur.front, enf: cur.enf}
+			keep := *cur
+			keep.conf = sc
+			next[sc.Name] = &keep
 			continue
 		}
 		p, err := g.loadPolicy(sc)
@@ -265,6 +364,11 @@ func (g *Gateway) reload(force bool) error {
 		g.reloads.Add(1)
 	}
 	return errors.Join(errs...)
+}
+
+func isLoopbackAddr(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
 }
 
 // stamp identifies a version of a file cheaply.
@@ -315,13 +419,45 @@ func (g *Gateway) watch(ctx context.Context) {
 	}
 }
 
-// Close stops every upstream and waits for them.
+// Close stops every upstream, waits for them, and closes the stores the
+// gateway opened.
 func (g *Gateway) Close() {
 	var wg sync.WaitGroup
 	for _, s := range *g.servers.Load() {
 		wg.Go(s.front.Close)
 	}
 	wg.Wait()
+	if g.ownsGrants {
+		if err := g.grants.Close(); err != nil {
+			g.logger.Error("closing the grant store", "error", err)
+		}
+	}
+	if g.ownsLimits {
+		if err := g.limits.Close(); err != nil {
+			g.logger.Error("closing the budget store", "error", err)
+		}
+	}
+}
+
+// failOpen reports whether calls under a limit pass when the budget store
+// cannot be reached.
+func (g *Gateway) failOpen() bool { return g.cfg.Load().RateLimits.FailOpen }
+
+// Limits returns the budget store.
+func (g *Gateway) Limits() limit.Store { return g.limits }
+
+// openSession enforces the per-principal session bound.
+func (g *Gateway) openSession(s *proxy.Session) (func(), error) {
+	key := identityOf(s.Auth).key()
+	if key == "" {
+		return func() {}, nil
+	}
+	max := boundsOf(g.cfg.Load()).MaxSessionsPerGrant
+	if !g.sessions.acquire(key, max) {
+		g.logger.Warn("session refused: too many open sessions", "principal", key, "max", max)
+		return nil, fmt.Errorf("too many open sessions for this credential (at most %d); close one and retry", max)
+	}
+	return func() { g.sessions.release(key) }, nil
 }
 
 // Run serves agents on cfg.Listen and the admin endpoints on
@@ -340,15 +476,30 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 	}
 	agentSrv := &http.Server{Handler: g.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	adminSrv := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
-	if cfg.Auth.Mode == "none" || cfg.Auth.Mode == "" {
+	if cfg.Auth.Mode == "none" {
 		g.logger.Warn("AUTH IS OFF: any local process can call the upstreams through this gateway (auth \"none\")", "listen", agentLn.Addr().String())
+	}
+	for _, l := range []struct {
+		what string
+		ln   net.Listener
+		tls  *config.TLS
+	}{{"agent", agentLn, cfg.TLS}, {"admin", adminLn, cfg.Admin.TLS}} {
+		if l.tls == nil && !isLoopbackAddr(l.ln.Addr()) {
+			g.logger.Warn("LISTENING WITHOUT TLS ON A NON-LOOPBACK ADDRESS: credentials and calls cross the network in the clear; configure tls or terminate TLS in front", "listener", l.what, "addr", l.ln.Addr().String())
+		}
 	}
 	if ready != nil {
 		ready(agentLn.Addr(), adminLn.Addr())
 	}
 	errc := make(chan error, 2)
-	go func() { errc <- agentSrv.Serve(agentLn) }()
-	go func() { errc <- adminSrv.Serve(adminLn) }()
+	serve := func(srv *http.Server, ln net.Listener, t *config.TLS) error {
+		if t != nil {
+			return srv.ServeTLS(ln, t.Cert, t.Key)
+		}
+		return srv.Serve(ln)
+	}
+	go func() { errc <- serve(agentSrv, agentLn, cfg.TLS) }()
+	go func() { errc <- serve(adminSrv, adminLn, cfg.Admin.TLS) }()
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { g.watch(watchCtx) })

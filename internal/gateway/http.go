@@ -12,23 +12,25 @@ import (
 // Servers added or removed by a reload are served or refused at once.
 func (g *Gateway) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/mcp/{name}", func(w http.ResponseWriter, r *http.Request) {
-		s := (*g.servers.Load())[r.PathValue("name")]
-		if s == nil {
-			http.Error(w, "no such MCP server", http.StatusNotFound)
-			return
+	serve := func(sse bool) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			name := r.PathValue("name")
+			s := (*g.servers.Load())[name]
+			if s == nil {
+				http.Error(w, "no such MCP server", http.StatusNotFound)
+				return
+			}
+			if sse {
+				s.sse.ServeHTTP(w, r)
+				return
+			}
+			s.http.ServeHTTP(w, r)
 		}
-		s.front.ServeHTTP(w, r)
-	})
-	mux.HandleFunc("/sse/{name}", func(w http.ResponseWriter, r *http.Request) {
-		s := (*g.servers.Load())[r.PathValue("name")]
-		if s == nil {
-			http.Error(w, "no such MCP server", http.StatusNotFound)
-			return
-		}
-		s.front.SSE().ServeHTTP(w, r)
-	})
-	return mux
+	}
+	mux.HandleFunc("/mcp/{name}", serve(false))
+	mux.HandleFunc("/sse/{name}", serve(true))
+	g.oauthRoutes(mux)
+	return g.checkOrigin(mux)
 }
 
 // AdminHandler returns the admin HTTP handler: /healthz (the process is
@@ -39,6 +41,7 @@ func (g *Gateway) AdminHandler() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	g.adminRoutes(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		servers := *g.servers.Load()
 		status := make(map[string]string, len(servers))

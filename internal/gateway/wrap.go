@@ -19,6 +19,7 @@ func Wrap(ctx context.Context, policyPath string, command []string, in io.ReadCl
 	name := filepath.Base(command[0])
 	cfg := &config.Config{
 		Listen: "stdio",
+		Auth:   config.Auth{Mode: "none"}, // the client started the gateway itself
 		Servers: []*config.Server{{
 			Name:    name,
 			Command: command[0],

@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/toolgate/toolgate/internal/limit"
+	"github.com/toolgate/toolgate/internal/policy"
+	"github.com/toolgate/toolgate/internal/proxy"
+)
+
+// budgetKey names the budget a limit spends from for one call: the server,
+// the limit's identity (counter, scope, window, max: a reload that keeps a
+// limit keeps its budget) and the scope's value.
+func budgetKey(server string, l *policy.Limit, id *Identity, s *proxy.Session) string {
+	var who string
+	switch l.Scope {
+	case policy.ScopeGrant:
+		if id != nil && id.Grant != nil {
+			who = id.Grant.ID
+		} else if id != nil && id.User != "" {
+			who = "user:" + id.User
+		}
+	case policy.ScopeSession:
+		who = s.ID
+	case policy.ScopeUser:
+		if id != nil {
+			who = id.User
+		}
+	}
+	// Without an identity (auth "none") everyone shares the budget: the
+	// safe reading of a per-agent limit when agents cannot be told apart.
+	if who == "" && l.Scope != policy.ScopeServer {
+		who = "-"
+	}
+	return server + "|" + l.Key() + "|" + who
+}
+
+// scopeLabel describes a budget's owner for people (counters, denials).
+func scopeLabel(l *policy.Limit, id *Identity, s *proxy.Session) string {
+	switch l.Scope {
+	case policy.ScopeGrant:
+		if id != nil && id.Grant != nil {
+			return "grant " + id.Grant.Label
+		}
+		return "grant"
+	case policy.ScopeSession:
+		return "session"
+	case policy.ScopeUser:
+		return "user"
+	}
+	return "server"
+}
+
+// charge spends the call's cost from every budget its decision names, all
+// or none. It returns nil when the call may go on, or the result to return
+// instead: a limit reached, a cost that cannot be computed, or a store that
+// cannot be reached (closed unless fail-open is configured).
+func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, d *policy.Decision, id *Identity) *mcp.CallToolResult {
+	if len(d.Limits) == 0 {
+		return nil
+	}
+	name := c.Params.Name
+	charges := make([]limit.Charge, len(d.Limits))
+	for i, l := range d.Limits {
+		cost, err := l.Cost(in)
+		if err != nil {
+			e.logger.Info("call denied: cost could not be computed", "tool", name, "rule", l.Rule, "error", err)
+			return denial(name, "the limit's cost could not be computed for these arguments", l.Rule)
+		}
+		charges[i] = limit.Charge{Key: budgetKey(e.server, l, id, c.Session), Window: l.Window, Max: l.Max, Cost: cost}
+	}
+	res, err := e.g.limits.Take(ctx, e.g.now(), charges)
+	if err != nil {
+		if e.g.failOpen() {
+			e.logger.Error("limit store unavailable; call admitted (fail_open)", "tool", name, "error", err)
+			return nil
+		}
+		e.logger.Error("limit store unavailable; call refused", "tool", name, "error", err)
+		return denial(name, "rate limits cannot be checked right now (the budget store is unavailable); retry shortly", d.Limits[0].Rule)
+	}
+	if res.OK {
+		return nil
+	}
+	l := d.Limits[res.Denied]
+	var reason string
+	retry := -1
+	if res.RetryAfter == limit.Never {
+		reason = fmt.Sprintf("this call's cost (%d) exceeds limit %s (at most %d per %s) and can never be admitted",
+			charges[res.Denied].Cost, l.Counter, l.Max, window(l.Window))
+	} else {
+		retry = int(math.Ceil(res.RetryAfter.Seconds()))
+		reason = fmt.Sprintf("limit %s reached (at most %d per %s for this %s); retry in %d s",
+			l.Counter, l.Max, window(l.Window), scopeLabel(l, id, c.Session), retry)
+	}
+	e.logger.Info("call limited", "tool", name, "rule", l.Rule, "counter", l.Counter, "retry_after_s", retry)
+	r := denial(name, reason, l.Rule)
+	meta := r.Meta["toolgate/decision"].(map[string]any)
+	meta["decision"] = "limited"
+	meta["counter"] = l.Counter
+	meta["retry_after_seconds"] = retry
+	return r
+}
+
+// window describes a window for people: "minute", "90s".
+func window(d time.Duration) string {
+	switch d {
+	case time.Second:
+		return "second"
+	case time.Minute:
+		return "minute"
+	case time.Hour:
+		return "hour"
+	case 24 * time.Hour:
+		return "day"
+	}
+	return d.String()
+}
