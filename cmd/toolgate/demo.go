@@ -97,8 +97,8 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		}
 		entry := fmt.Sprintf(`{"mcpServers": {"okta": {"type": "http", "url": %q, "headers": {"Authorization": "Bearer %s"}}}}`, url, c.Token)
 		fmt.Fprintf(e.stdout, `Toolgate demo: the Okta MCP server's 21 tools (simulated, in memory)
-behind the seed policy: only provision_applications is allowed; every
-other tool is denied.
+behind the seed policy: provision_applications is capped at 30 calls a
+minute per agent, and every other tool is denied.
 
   MCP endpoint   %s
   Agent token    %s

@@ -49,6 +49,7 @@ func init() {
 		{"wrap", "toolgate wrap [--policy FILE] -- CMD [ARGS...]", "serve one stdio MCP server to a desktop client over stdio, with enforcement", runWrap},
 		{"policy", "toolgate policy check [--json] FILE...", "check policy documents; print every problem as file:line:col: message", runPolicy},
 		{"grant", "toolgate grant create|list|revoke", "agent credentials: labelled, revocable bearer tokens", runGrant},
+		{"counters", "toolgate counters [--json]", "budgets in use in the running gateway", runCounters},
 		{"bench", "toolgate bench [--sessions N] [--duration D] [--json]", "measure a fast upstream directly and through the gateway, side by side", runBench},
 		{"version", "toolgate version", "print the version", runVersion},
 	}

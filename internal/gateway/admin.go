@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -307,5 +308,67 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 			writeJSON(w, http.StatusOK, ViewOf(gr, g.now()))
 		}
 	})
+	api.HandleFunc("GET /api/v1/counters", func(w http.ResponseWriter, r *http.Request) {
+		out, err := g.Counters(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "reading budgets: %v", err)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
 	mux.Handle("/api/", g.requireAdmin(api))
+}
+
+// Counter is one budget in use, as `toolgate counters` shows it.
+type Counter struct {
+	Server  string `json:"server"`
+	Counter string `json:"counter"`
+	Scope   string `json:"scope"`
+	// Owner is whose budget it is: a grant's label, a session or user id,
+	// or "" for a server-wide budget.
+	Owner  string        `json:"owner"`
+	Used   int64         `json:"used"`
+	Max    int64         `json:"max"`
+	Window time.Duration `json:"window_ns"`
+	// NextFree is how long until the oldest admission leaves the window.
+	NextFree time.Duration `json:"next_free_ns"`
+}
+
+// Counters lists the budgets in use.
+func (g *Gateway) Counters(ctx context.Context) ([]Counter, error) {
+	usage, err := g.limits.Usage(ctx, g.now(), "")
+	if err != nil {
+		return nil, err
+	}
+	labels := map[string]string{}
+	if list, err := g.grants.List(ctx); err == nil {
+		for _, gr := range list {
+			labels[gr.ID] = gr.Label
+		}
+	}
+	out := make([]Counter, 0, len(usage))
+	for _, u := range usage {
+		// Keys are server|limit key|owner; the limit key is
+		// "counter" scope window max.
+		server, rest, _ := strings.Cut(u.Key, "|")
+		i := strings.LastIndexByte(rest, '|')
+		if i < 0 {
+			continue
+		}
+		lkey, owner := rest[:i], rest[i+1:]
+		counter, scope := lkey, ""
+		if q, err := strconv.QuotedPrefix(lkey); err == nil {
+			counter, _ = strconv.Unquote(q)
+			scope, _, _ = strings.Cut(strings.TrimSpace(lkey[len(q):]), " ")
+		}
+		if l, ok := labels[owner]; ok {
+			owner = l
+		}
+		if owner == "-" {
+			owner = ""
+		}
+		out = append(out, Counter{Server: server, Counter: counter, Scope: scope, Owner: owner,
+			Used: u.Used, Max: u.Max, Window: u.Window, NextFree: u.NextFree})
+	}
+	return out, nil
 }
