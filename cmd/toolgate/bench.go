@@ -24,6 +24,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	duration := fs.Duration("duration", 10*time.Second, "measured `time` per run")
 	warmup := fs.Duration("warmup", time.Second, "unmeasured `time` before each run")
 	policyPath := fs.String("policy", "", "policy `file` for the gateway (default: allow echo and sleep)")
+	protocol := fs.String("protocol", load.DefaultProtocolVersion, "the protocol `revision` the sessions offer (2026-07-28: sessionless)")
 	asJSON := fs.Bool("json", false, "print one JSON document")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -81,7 +82,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		<-done
 	}()
 
-	opts := load.Options{Sessions: *sessions, Duration: *duration, Warmup: *warmup}
+	opts := load.Options{Sessions: *sessions, Duration: *duration, Warmup: *warmup, ProtocolVersion: *protocol}
 	if !*asJSON {
 		fmt.Fprintf(e.stderr, "measuring %d sessions for %s each: direct, then through Toolgate...\n", *sessions, *duration)
 	}

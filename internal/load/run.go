@@ -20,6 +20,8 @@ const (
 	DefaultSessions    = 8
 	DefaultDuration    = 10 * time.Second
 	DefaultCallTimeout = 30 * time.Second
+	// DefaultProtocolVersion is the revision most agents speak today.
+	DefaultProtocolVersion = "2025-11-25"
 )
 
 // Options configures a run. Apart from URL, which is required, every field
@@ -63,6 +65,11 @@ type Options struct {
 	// run open. Zero means DefaultCallTimeout. Initializing a session may
 	// take CallTimeout or DefaultCallTimeout, whichever is longer.
 	CallTimeout time.Duration
+
+	// ProtocolVersion is the protocol revision the sessions offer. Empty
+	// means DefaultProtocolVersion: the same stateful revision on both runs
+	// of a comparison, whatever each endpoint would otherwise negotiate.
+	ProtocolVersion string
 
 	// HTTPClient carries the sessions' requests. Nil means a client of Run's
 	// own, which keeps enough idle connections that no call waits for a new
@@ -200,6 +207,9 @@ func (o Options) normalize() (Options, error) {
 	if o.Tool == "" {
 		o.Tool = EchoTool
 	}
+	if o.ProtocolVersion == "" {
+		o.ProtocolVersion = DefaultProtocolVersion
+	}
 	if o.Args == nil {
 		o.Args = map[string]any{}
 		if o.Tool == EchoTool {
@@ -275,7 +285,7 @@ func connect(ctx context.Context, o *Options, httpClient *http.Client, args []by
 			cctx, cancel := context.WithTimeout(ctx, max(o.CallTimeout, DefaultCallTimeout))
 			defer cancel()
 			t := &mcp.StreamableClientTransport{Endpoint: o.URL, HTTPClient: httpClient}
-			cs, err := client.Connect(cctx, t, nil)
+			cs, err := client.Connect(cctx, t, &mcp.ClientSessionOptions{ProtocolVersion: o.ProtocolVersion})
 			if err != nil {
 				errs[i] = fmt.Errorf("load: initialize session %d of %d with %s: %w", i+1, o.Sessions, o.URL, err)
 				return
