@@ -17,7 +17,6 @@ import (
 	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/gateway"
 	"github.com/toolgate/toolgate/internal/grant"
-	"github.com/toolgate/toolgate/internal/grant/sqlitegrant"
 )
 
 const grantUsage = `usage:
@@ -81,7 +80,7 @@ func runGrant(ctx context.Context, e *env, args []string) int {
 	if *admin != "" {
 		b = &adminBackend{base: strings.TrimSuffix(*admin, "/"), token: os.Getenv(gateway.AdminTokenEnv)}
 	} else {
-		st, err := sqlitegrant.Open(ctx, cfg.State, nil)
+		st, err := gateway.OpenGrants(ctx, cfg, true)
 		if err != nil {
 			return fail(err)
 		}
@@ -184,10 +183,10 @@ func printJSON(w io.Writer, v any) int {
 	return exitOK
 }
 
-// stateBackend acts on the grant store in the state directory; a running
-// gateway sees its changes at its next request.
+// stateBackend acts on the grant store itself (the state directory, or
+// PostgreSQL); a running gateway sees its changes at its next request.
 type stateBackend struct {
-	store *sqlitegrant.Store
+	store grant.Store
 	cfg   *config.Config
 }
 

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"maps"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/grant"
+	"github.com/toolgate/toolgate/internal/grant/pggrant"
 	"github.com/toolgate/toolgate/internal/grant/sqlitegrant"
 	"github.com/toolgate/toolgate/internal/limit"
 	"github.com/toolgate/toolgate/internal/limit/redislimit"
@@ -154,6 +156,13 @@ func checkAuth(cfg *config.Config) error {
 // caller supplied them. A gateway without a state directory (wrap) has none.
 func (g *Gateway) openStores(cfg *config.Config) error {
 	g.grants = g.opts.Grants
+	if g.grants == nil && cfg.Postgres != "" {
+		st, err := OpenGrants(context.Background(), cfg, false)
+		if err != nil {
+			return err
+		}
+		g.grants, g.ownsGrants = st, true
+	}
 	if g.grants == nil && cfg.State != "" {
 		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
 			return fmt.Errorf("state directory: %w", err)
@@ -437,6 +446,42 @@ func (g *Gateway) Close() {
 			g.logger.Error("closing the budget store", "error", err)
 		}
 	}
+}
+
+// OpenGrants opens the grant store cfg names: PostgreSQL when configured
+// (shared by replicas), else the embedded store in the state directory.
+// oneShot is for a command that makes a change and exits: it reads the
+// database for every lookup instead of keeping a cache in step.
+func OpenGrants(ctx context.Context, cfg *config.Config, oneShot bool) (grant.Store, error) {
+	if cfg.Postgres == "" {
+		st, err := sqlitegrant.Open(ctx, cfg.State, nil)
+		if err != nil {
+			return nil, fmt.Errorf("grant store: %w", err)
+		}
+		return st, nil
+	}
+	pool, err := pgxpool.New(ctx, cfg.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("grant store: postgres: %w", err)
+	}
+	st, err := pggrant.Open(ctx, pool, &pggrant.Options{NoCache: oneShot})
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("grant store: postgres: %w", err)
+	}
+	return &pooledGrants{Store: st, pool: pool}, nil
+}
+
+// pooledGrants closes its connection pool with the store.
+type pooledGrants struct {
+	*pggrant.Store
+	pool *pgxpool.Pool
+}
+
+func (p *pooledGrants) Close() error {
+	err := p.Store.Close()
+	p.pool.Close()
+	return err
 }
 
 // failOpen reports whether calls under a limit pass when the budget store

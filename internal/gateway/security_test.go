@@ -56,6 +56,12 @@ type secure struct {
 
 func startSecure(t *testing.T, auth string) *secure {
 	t.Helper()
+	return startSecureWith(t, auth, "")
+}
+
+// startSecureWith adds extra top-level config fields (`"key": value,`).
+func startSecureWith(t *testing.T, auth, extra string) *secure {
+	t.Helper()
 	s := &secure{harness: &harness{t: t, dir: t.TempDir(), sim: oktasim.New(nil)}}
 	s.rec = &recorder{sim: s.sim}
 	up := httptest.NewServer(s.rec.handler())
@@ -66,7 +72,7 @@ func startSecure(t *testing.T, auth string) *secure {
 	s.cfg = filepath.Join(s.dir, "toolgate.json")
 	writeFile(t, s.cfg, `{
   "listen": "127.0.0.1:0",
-  "auth": `+auth+`,
+  "auth": `+auth+`,`+extra+`
   "admin": {"listen": "127.0.0.1:0"},
   "bounds": {"max_body_bytes": 65536, "max_sessions_per_grant": 2, "max_depth": 8},
   "mcpServers": {
@@ -374,5 +380,28 @@ func TestOAuth(t *testing.T) {
 	r := s.do("GET", s.base+"/.well-known/oauth-protected-resource/mcp", nil, "")
 	if r.code != 200 || !strings.Contains(r.body, idp.URL) || !strings.Contains(r.body, resource) {
 		t.Errorf("protected resource metadata: %d %s", r.code, r.body)
+	}
+}
+
+// TestGrantsSharedOnPostgres runs two gateways on one PostgreSQL: a grant
+// made on one works on the other, and revoking it on the first refuses it on
+// the second at its next request.
+func TestGrantsSharedOnPostgres(t *testing.T) {
+	pg := os.Getenv("TOOLGATE_TEST_POSTGRES")
+	if pg == "" {
+		t.Skip("set TOOLGATE_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the shared-grants test")
+	}
+	extra := fmt.Sprintf(`
+  "postgres": %q,`, pg)
+	a := startSecureWith(t, `"grants"`, extra)
+	b := startSecureWith(t, `"grants"`, extra)
+	label := "shared-" + fmt.Sprint(time.Now().UnixNano())
+	token := a.grant(label, "okta", "")
+	b.session(token)
+	if r := a.do("DELETE", a.admin+"/api/v1/grants/"+label, map[string]string{"Authorization": "Bearer tga_test-admin-token"}, ""); r.code != 200 {
+		t.Fatalf("revoke on a: %d %s", r.code, r.body)
+	}
+	if r := b.do("POST", b.url, map[string]string{"Authorization": "Bearer " + token}, initBody); r.code != 401 {
+		t.Fatalf("b after revocation on a: %d; want 401", r.code)
 	}
 }
