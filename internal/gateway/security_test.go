@@ -2,9 +2,17 @@ package gateway
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -403,5 +411,97 @@ func TestGrantsSharedOnPostgres(t *testing.T) {
 	}
 	if r := b.do("POST", b.url, map[string]string{"Authorization": "Bearer " + token}, initBody); r.code != 401 {
 		t.Fatalf("b after revocation on a: %d; want 401", r.code)
+	}
+}
+
+// TestTLS serves both listeners over HTTPS from configured PEM files.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "cert.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	writeFile(t, filepath.Join(dir, "key.pem"), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})))
+	tlsConf := `{"cert": "cert.pem", "key": "key.pem"}`
+	sim := oktasim.New(nil)
+	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return sim.Server() }, nil))
+	t.Cleanup(up.Close)
+	cfgPath := filepath.Join(dir, "toolgate.json")
+	writeFile(t, cfgPath, `{"listen": "127.0.0.1:0", "tls": `+tlsConf+`,
+  "admin": {"listen": "127.0.0.1:0", "tls": `+tlsConf+`},
+  "mcpServers": {"okta": {"url": "`+up.URL+`"}}}`)
+	cfg, err := config.Load(cfgPath, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := New(cfg, &Options{Notice: io.Discard, Getenv: func(k string) (string, bool) {
+		if k == AdminTokenEnv {
+			return "tga_tls", true
+		}
+		return "", false
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	addrs := make(chan [2]net.Addr, 1)
+	go func() { done <- g.Run(ctx, func(a, b net.Addr) { addrs <- [2]net.Addr{a, b} }) }()
+	a := <-addrs
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	pool := x509.NewCertPool()
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool.AddCert(cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	req, _ := http.NewRequest("POST", "https://"+a[1].String()+"/api/v1/grants", strings.NewReader(`{"label": "tls-agent", "server": "okta"}`))
+	req.Header.Set("Authorization", "Bearer tga_tls")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("admin API over TLS: %v", err)
+	}
+	var c Created
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create grant over TLS: %d %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	if !strings.HasPrefix(c.ClientConfig.(map[string]any)["mcpServers"].(map[string]any)["okta"].(map[string]any)["url"].(string), "https://") {
+		t.Errorf("client config %v does not use https", c.ClientConfig)
+	}
+	req, _ = http.NewRequest("POST", "https://"+a[0].String()+"/mcp/okta", strings.NewReader(initBody))
+	req.Header.Set("Authorization", "Bearer "+c.Token)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err = client.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("initialize over TLS: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	// Plain HTTP to a TLS listener gets nowhere.
+	if resp, err := http.Post("http://"+a[0].String()+"/mcp/okta", "application/json", strings.NewReader(initBody)); err == nil && resp.StatusCode == 200 {
+		t.Error("plain HTTP was served on the TLS listener")
 	}
 }
