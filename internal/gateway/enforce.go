@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -28,11 +27,7 @@ type enforcer struct {
 func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 	return func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {
 		name := c.Params.Name
-		var ti *auth.TokenInfo
-		if c.Extra != nil {
-			ti = c.Extra.TokenInfo
-		}
-		id := identityOf(ti)
+		id := identityOf(c.Auth)
 		bounds := boundsOf(e.g.cfg.Load())
 		if n := int64(len(c.Params.Arguments)); n > bounds.MaxArgumentBytes {
 			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments of %d bytes exceed the gateway's limit of %d", name, n, bounds.MaxArgumentBytes)}
@@ -47,8 +42,8 @@ func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 			}
 			defer e.g.calls.release(key)
 		}
-		p := e.policyFor(id)
-		if p == nil {
+		policies := e.policiesFor(id)
+		if len(policies) == 0 {
 			return next(ctx, c)
 		}
 		args, err := c.Args()
@@ -67,7 +62,7 @@ func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 				in.Grant = map[string]any{"id": gr.ID, "label": gr.Label}
 			}
 		}
-		d := p.Decide(in)
+		d := decide(policies, in)
 		log := e.logger.With("tool", name, "session", c.Session.ID, "rule", d.Rule)
 		if id != nil && id.Grant != nil {
 			log = log.With("grant", id.Grant.Label)
@@ -93,23 +88,57 @@ func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 	}
 }
 
-// policyFor returns the policy that governs a principal's calls: its
-// grant's own policy when it has one, else the server's.
-func (e *enforcer) policyFor(id *Identity) *policy.Policy {
-	if id != nil && id.Grant != nil && id.Grant.Policy != "" {
-		return e.g.grantPolicy(id.Grant.Policy)
+// policiesFor returns the policies that govern a principal's calls: the
+// server's, and its grant's own when it has one. A grant's policy narrows
+// the server's, never widens it: a call must pass both.
+func (e *enforcer) policiesFor(id *Identity) []*policy.Policy {
+	var ps []*policy.Policy
+	if p := e.policy.Load(); p != nil {
+		ps = append(ps, p)
 	}
-	return e.policy.Load()
+	if id != nil && id.Grant != nil && id.Grant.Policy != "" {
+		ps = append(ps, e.g.grantPolicy(id.Grant.Policy))
+	}
+	return ps
+}
+
+// decide applies every policy in turn: the first that stops the call
+// decides; one that holds it for approval holds it; the call counts against
+// the limits of all of them.
+func decide(policies []*policy.Policy, in *policy.Input) policy.Decision {
+	d := policies[0].Decide(in)
+	for _, p := range policies[1:] {
+		if d.Outcome == policy.Deny || d.Outcome == policy.Hidden {
+			return d
+		}
+		next := p.Decide(in)
+		switch next.Outcome {
+		case policy.Deny, policy.Hidden:
+			return next
+		case policy.Approve:
+			if d.Outcome != policy.Approve {
+				d.Outcome, d.Rule, d.Reason, d.Approval = next.Outcome, next.Rule, next.Reason, next.Approval
+			}
+		}
+		if len(next.Limits) > 0 {
+			d.Limits = append(append([]*policy.Limit(nil), d.Limits...), next.Limits...)
+		}
+	}
+	return d
 }
 
 func (e *enforcer) filter(_ context.Context, s *proxy.Session, tools []*mcp.Tool) []*mcp.Tool {
-	p := e.policyFor(identityOf(s.Auth))
-	if p == nil {
+	policies := e.policiesFor(identityOf(s.Auth))
+	if len(policies) == 0 {
 		return tools
 	}
 	out := make([]*mcp.Tool, 0, len(tools))
 	for _, t := range tools {
-		if p.Listed(t.Name) {
+		listed := true
+		for _, p := range policies {
+			listed = listed && p.Listed(t.Name)
+		}
+		if listed {
 			out = append(out, t)
 		}
 	}

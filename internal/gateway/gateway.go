@@ -75,6 +75,7 @@ type Gateway struct {
 	limits     limit.Store
 	ownsLimits bool
 	grantPols  grantPolicies
+	sse        sseOwners       // legacy SSE sessions' credentials
 	calls      inflightCounter // tools/call in flight per principal
 	sessions   inflightCounter // open sessions per principal
 	admin      *adminAuth
@@ -226,7 +227,7 @@ func (g *Gateway) newServer(sc *config.Server, p *policy.Policy) *server {
 		front: front,
 		enf:   enf,
 		http:  g.authenticate(sc.Name, front),
-		sse:   g.authenticate(sc.Name, front.SSE()),
+		sse:   g.authenticate(sc.Name, g.bindSSE(front.SSE())),
 	}
 }
 

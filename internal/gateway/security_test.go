@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -76,7 +77,7 @@ func startSecureWith(t *testing.T, auth, extra string) *secure {
 	t.Cleanup(up.Close)
 	other := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return oktasim.New(nil).Server() }, nil))
 	t.Cleanup(other.Close)
-	writeFile(t, filepath.Join(s.dir, "okta.json"), `{"version": "1", "default": "deny", "hide": ["delete_user"], "tools": {"get_user": {}}}`)
+	writeFile(t, filepath.Join(s.dir, "okta.json"), `{"version": "1", "default": "deny", "hide": ["delete_user"], "tools": {"get_user": {}, "list_groups": {}}}`)
 	s.cfg = filepath.Join(s.dir, "toolgate.json")
 	writeFile(t, s.cfg, `{
   "listen": "127.0.0.1:0",
@@ -503,5 +504,104 @@ func TestTLS(t *testing.T) {
 	// Plain HTTP to a TLS listener gets nowhere.
 	if resp, err := http.Post("http://"+a[0].String()+"/mcp/okta", "application/json", strings.NewReader(initBody)); err == nil && resp.StatusCode == 200 {
 		t.Error("plain HTTP was served on the TLS listener")
+	}
+}
+
+// bearer is an HTTP client that sends token, as a configured MCP client does.
+func bearerHTTP(token string) *http.Client {
+	return &http.Client{Transport: rtFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+token)
+		return http.DefaultTransport.RoundTrip(r)
+	})}
+}
+
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestGrantPolicyOnEveryTransport binds a policy to a grant and checks it
+// governs that grant's calls over Streamable HTTP and legacy SSE alike, and
+// that it narrows the server's policy without widening it.
+func TestGrantPolicyOnEveryTransport(t *testing.T) {
+	s := startSecure(t, `"grants"`)
+	writeFile(t, filepath.Join(s.dir, "narrow.json"), `{"version": "1", "default": "allow", "tools": {"get_user": {"action": "deny", "reason": "not for this agent"}}}`)
+	body := fmt.Sprintf(`{"label": "narrow", "server": "okta", "policy": %q}`, filepath.Join(s.dir, "narrow.json"))
+	r := s.do("POST", s.admin+"/api/v1/grants", map[string]string{"Authorization": "Bearer tga_test-admin-token"}, body)
+	if r.code != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	var c Created
+	if err := json.Unmarshal([]byte(r.body), &c); err != nil {
+		t.Fatal(err)
+	}
+	for name, tr := range map[string]mcp.Transport{
+		"streamable": &mcp.StreamableClientTransport{Endpoint: s.url, HTTPClient: bearerHTTP(c.Token)},
+		"sse":        &mcp.SSEClientTransport{Endpoint: s.base + "/sse/okta", HTTPClient: bearerHTTP(c.Token)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cl := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil)
+			cs, err := cl.Connect(context.Background(), tr, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			// The server's policy allows get_user; the grant's does not.
+			res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "get_user", Arguments: map[string]any{"userId": "x"}})
+			if err != nil || !res.IsError || !strings.Contains(callText(res), "get_user") {
+				t.Errorf("get_user under the grant's policy = %v, %v; want a denial", res, err)
+			}
+			res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "list_groups"})
+			if err != nil || res.IsError {
+				t.Errorf("list_groups (allowed by both) = %v, %v; want it allowed", res, err)
+			}
+			// The grant's default allow does not open what the server denies.
+			res, err = cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "create_group", Arguments: map[string]any{"name": "x"}})
+			if err != nil || !res.IsError {
+				t.Errorf("create_group (denied by the server) = %v, %v; want a denial", res, err)
+			}
+		})
+	}
+	if n := s.sim.Calls("get_user"); n != 0 {
+		t.Errorf("get_user reached the upstream %d times", n)
+	}
+}
+
+// TestSSESessionBinding opens a legacy SSE session with one grant and posts
+// to it with another: refused, and nothing reaches the upstream.
+func TestSSESessionBinding(t *testing.T) {
+	s := startSecure(t, `"grants"`)
+	a, b := s.grant("sse-a", "okta", ""), s.grant("sse-b", "okta", "")
+	req, _ := http.NewRequest("GET", s.base+"/sse/okta", nil)
+	req.Header.Set("Authorization", "Bearer "+a)
+	req.Header.Set("Accept", "text/event-stream")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("open SSE stream: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	var endpoint string
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if e, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+			endpoint = e
+			break
+		}
+	}
+	if endpoint == "" {
+		t.Fatal("no endpoint event")
+	}
+	before := s.rec.requests.Load()
+	r := s.do("POST", s.base+endpoint, map[string]string{"Authorization": "Bearer " + b}, initBody)
+	if r.code != http.StatusForbidden {
+		t.Fatalf("POST with another grant: %d %s; want 403", r.code, r.body)
+	}
+	if n := s.rec.requests.Load() - before; n != 0 {
+		t.Errorf("the upstream received %d requests", n)
+	}
+	if r := s.do("POST", s.base+endpoint, map[string]string{"Authorization": "Bearer " + a}, initBody); r.code/100 != 2 {
+		t.Errorf("POST with the session's own grant: %d %s", r.code, r.body)
 	}
 }

@@ -51,6 +51,10 @@ type Call struct {
 	Params *mcp.CallToolParamsRaw
 	// Extra carries the HTTP request's headers and token info, when any.
 	Extra *mcp.RequestExtra
+	// Auth is what authenticated the call: its own HTTP request's token
+	// info, or for transports whose messages arrive apart from the request
+	// that authenticated the session (legacy SSE), the session's.
+	Auth *auth.TokenInfo
 
 	argsOnce sync.Once
 	args     map[string]any
@@ -368,9 +372,7 @@ func (f *Front) receive(next mcp.MethodHandler) mcp.MethodHandler {
 			if p := ss.InitializeParams(); p != nil {
 				s.Client = p.ClientInfo
 			}
-			if extra := req.GetExtra(); extra != nil {
-				s.Auth = extra.TokenInfo
-			}
+			s.Auth = tokenInfo(ctx, req)
 		}
 		return l.forward(ctx, s, method, req, next)
 	}
@@ -385,10 +387,7 @@ func (f *Front) initialize(ctx context.Context, ss *mcp.ServerSession, next mcp.
 	if params == nil {
 		return res, nil
 	}
-	s := &Session{ID: ss.ID(), Server: f.spec.Name, Client: params.ClientInfo}
-	if extra := req.GetExtra(); extra != nil {
-		s.Auth = extra.TokenInfo
-	}
+	s := &Session{ID: ss.ID(), Server: f.spec.Name, Client: params.ClientInfo, Auth: tokenInfo(ctx, req)}
 	if s.ID == "" {
 		s.ID = "stdio"
 	}
@@ -577,7 +576,10 @@ func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *m
 	if !known {
 		return nil, UnknownTool(p.Name)
 	}
-	c := &Call{Session: s, Params: p, Extra: req.GetExtra()}
+	c := &Call{Session: s, Params: p, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req)}
+	if c.Auth == nil {
+		c.Auth = s.Auth
+	}
 	h := func(ctx context.Context, c *Call) (*mcp.CallToolResult, error) {
 		res, err := cs.CallTool(ctx, &mcp.CallToolParams{
 			Meta:           c.Params.Meta,
@@ -642,6 +644,17 @@ func completeFor[T any, P interface {
 		return r
 	}
 	return out
+}
+
+// tokenInfo returns the token info that authenticated req: the SDK's
+// request extra carries it for Streamable HTTP; the legacy SSE transport
+// hands messages to the session's context, which is that of the request
+// that opened the stream.
+func tokenInfo(ctx context.Context, req mcp.Request) *auth.TokenInfo {
+	if extra := req.GetExtra(); extra != nil && extra.TokenInfo != nil {
+		return extra.TokenInfo
+	}
+	return auth.TokenInfoFromContext(ctx)
 }
 
 // UnknownTool is the error for a tools/call naming a tool the agent may not

@@ -6,17 +6,35 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 
 /**
  * Connects a client over Streamable HTTP ("http") or legacy SSE ("sse").
+ * `headers` go on every HTTP request, the SSE stream's GET included (the
+ * transports of SDK 1.32 add requestInit.headers to the EventSource's fetch
+ * as well, so no eventSourceInit is needed). Each HTTP exchange is recorded
+ * in `http` (pass an array to see them when connect rejects) as
+ * { method, url, status, authorization, wwwAuthenticate }: the Authorization
+ * header sent and the WWW-Authenticate header received.
  * Errors the SDK reports out of band (a failed notification send, a progress
  * notification for an unknown token) are collected in `errors`; every
  * JSON-RPC message in `sent` (with the promise of its send) and `received`,
  * in the order the transport saw them.
  */
-export async function connect(endpoint, kind = 'http') {
+export async function connect(endpoint, kind = 'http', { headers = {}, http = [] } = {}) {
   const client = new Client({ name: 'toolgate-interop', version: '1.0.0' });
   const errors = [];
   client.onerror = (err) => errors.push(err);
   const u = new URL(endpoint);
-  const transport = kind === 'sse' ? new SSEClientTransport(u) : new StreamableHTTPClientTransport(u);
+  const recordingFetch = async (input, init) => {
+    const res = await fetch(input, init);
+    http.push({
+      method: init?.method ?? 'GET',
+      url: String(input),
+      status: res.status,
+      authorization: new Headers(init?.headers).get('authorization'),
+      wwwAuthenticate: res.headers.get('www-authenticate'),
+    });
+    return res;
+  };
+  const opts = { requestInit: { headers }, fetch: recordingFetch };
+  const transport = kind === 'sse' ? new SSEClientTransport(u, opts) : new StreamableHTTPClientTransport(u, opts);
   const sent = [];
   const received = [];
   const send = transport.send.bind(transport);
@@ -25,7 +43,14 @@ export async function connect(endpoint, kind = 'http') {
     sent.push({ message, p });
     return p;
   };
-  await client.connect(transport, { timeout: 15_000 });
+  try {
+    await client.connect(transport, { timeout: 15_000 });
+  } catch (err) {
+    // The client closes itself when initialize fails, not when the transport
+    // does not start (an SSE stream refused): leave nothing open either way.
+    await transport.close().catch(() => {});
+    throw err;
+  }
   // The SDK dispatches notifications a microtask later than responses, so a
   // progress notification that shares a read with the response it precedes
   // reaches onprogress after the request is settled and is dropped. Tests of
@@ -35,7 +60,7 @@ export async function connect(endpoint, kind = 'http') {
     received.push(message);
     onmessage(message, extra);
   };
-  return { client, transport, errors, sent, received };
+  return { client, transport, errors, sent, received, http };
 }
 
 /**

@@ -10,6 +10,12 @@
 //                             set, the policy assertions run; when unset, the
 //                             target is taken to be unfiltered and the same
 //                             tools are checked to behave normally instead.
+//   TOOLGATE_INTEROP_TOKEN    a grant's token (optional), for a target that
+//                             authenticates agents (toolgate's default). When
+//                             set, every client sends it as
+//                             "Authorization: Bearer <token>" and the tests of
+//                             clients without a valid token run; when unset,
+//                             no header is sent and those tests are skipped.
 
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +23,18 @@ import { fileURLToPath } from 'node:url';
 export const url = process.env.TOOLGATE_INTEROP_URL ?? '';
 export const sseURL = process.env.TOOLGATE_INTEROP_SSE_URL ?? '';
 export const policyPath = process.env.TOOLGATE_INTEROP_POLICY ?? '';
+export const token = process.env.TOOLGATE_INTEROP_TOKEN ?? '';
+
+/** The skip reason of a test that needs a target taking grants, or false. */
+export const needsGrants = !token && 'TOOLGATE_INTEROP_TOKEN not set: the target does not authenticate agents';
+
+/** A token no grant has: shaped like toolgate's, so only its value is wrong. */
+export const WRONG_TOKEN = 'tg_toolgateInteropNoSuchGrant0000000000000000';
+
+/** The HTTP headers a client sends to the target: the grant's bearer token, if any. */
+export function authHeaders(t = token) {
+  return t ? { Authorization: `Bearer ${t}` } : {};
+}
 
 // Tools of server-everything the tests rely on.
 export const ECHO = 'echo';
