@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -13,10 +15,52 @@ import (
 	"github.com/toolgate/toolgate/internal/proxy"
 )
 
+// budgetID identifies a budget before its key is spelled out.
+type budgetID struct {
+	server string
+	limit  *policy.Limit
+	who    string
+}
+
+// budgetKeys caches spelled-out budget keys, so that charging a call
+// allocates nothing in the common case. It is dropped whole when it grows
+// large (sessions come and go), which costs only the re-spelling.
+type budgetKeys struct {
+	m atomic.Pointer[sync.Map]
+	n atomic.Int64
+}
+
+const maxBudgetKeys = 1 << 14
+
+func (c *budgetKeys) get(id budgetID) string {
+	m := c.m.Load()
+	if m == nil {
+		m = new(sync.Map)
+		if !c.m.CompareAndSwap(nil, m) {
+			m = c.m.Load()
+		}
+	}
+	if k, ok := m.Load(id); ok {
+		return k.(string)
+	}
+	k := id.server + "|" + id.limit.Key() + "|" + id.who
+	if _, loaded := m.LoadOrStore(id, k); !loaded && c.n.Add(1) > maxBudgetKeys {
+		c.m.Store(new(sync.Map))
+		c.n.Store(0)
+	}
+	return k
+}
+
 // budgetKey names the budget a limit spends from for one call: the server,
 // the limit's identity (counter, scope, window, max: a reload that keeps a
 // limit keeps its budget) and the scope's value.
 func budgetKey(server string, l *policy.Limit, id *Identity, s *proxy.Session) string {
+	return defaultBudgetKeys.get(budgetIDOf(server, l, id, s))
+}
+
+var defaultBudgetKeys budgetKeys
+
+func budgetIDOf(server string, l *policy.Limit, id *Identity, s *proxy.Session) budgetID {
 	var who string
 	switch l.Scope {
 	case policy.ScopeGrant:
@@ -37,7 +81,7 @@ func budgetKey(server string, l *policy.Limit, id *Identity, s *proxy.Session) s
 	if who == "" && l.Scope != policy.ScopeServer {
 		who = "-"
 	}
-	return server + "|" + l.Key() + "|" + who
+	return budgetID{server: server, limit: l, who: who}
 }
 
 // scopeLabel describes a budget's owner for people (counters, denials).
