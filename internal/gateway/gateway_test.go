@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -284,5 +285,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReloadKeepsBudgets reloads the policy: a limit the reload leaves as
+// it was keeps its budget; a changed limit starts a budget of its own.
+func TestReloadKeepsBudgets(t *testing.T) {
+	limited := `{"version": "1", "default": "deny", "tools": {"get_user": {"limits": [{"counter": "reads", "window": "hour", "max": 2}]}%s}}`
+	h := start(t, fmt.Sprintf(limited, ""))
+	cs := h.connect()
+	user := h.sim.UserIDs()[0]
+	call := func() (admitted bool) {
+		t.Helper()
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "get_user", Arguments: map[string]any{"userId": user}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.IsError && !strings.Contains(callText(res), "limit reads reached") {
+			t.Fatalf("unexpected denial: %s", callText(res))
+		}
+		return !res.IsError
+	}
+	if !call() || !call() || call() {
+		t.Fatal("want two calls admitted, then the third limited")
+	}
+	writeFile(t, filepath.Join(h.dir, "okta.json"), fmt.Sprintf(limited, `, "list_groups": {}`))
+	if err := h.g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if call() {
+		t.Error("a reload that left the limit unchanged reset its budget")
+	}
+	writeFile(t, filepath.Join(h.dir, "okta.json"), strings.Replace(fmt.Sprintf(limited, ""), `"max": 2`, `"max": 3`, 1))
+	if err := h.g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !call() {
+		t.Error("a changed limit did not get a budget of its own")
 	}
 }
