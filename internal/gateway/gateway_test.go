@@ -306,7 +306,8 @@ func TestReloadKeepsBudgets(t *testing.T) {
 		}
 		return !res.IsError
 	}
-	if !call() || !call() || call() {
+	first, second, third := call(), call(), call()
+	if !first || !second || third {
 		t.Fatal("want two calls admitted, then the third limited")
 	}
 	writeFile(t, filepath.Join(h.dir, "okta.json"), fmt.Sprintf(limited, `, "list_groups": {}`))
@@ -322,5 +323,42 @@ func TestReloadKeepsBudgets(t *testing.T) {
 	}
 	if !call() {
 		t.Error("a changed limit did not get a budget of its own")
+	}
+}
+
+// TestConfigReloadAddsAndRemovesServers edits the config file: a server
+// added is served at once, one removed is gone.
+func TestConfigReloadAddsAndRemovesServers(t *testing.T) {
+	h := start(t, `{"version": "1", "default": "allow"}`)
+	other := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return oktasim.New(nil).Server() }, nil))
+	t.Cleanup(other.Close)
+	cfgPath := h.g.Config().Path
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := strings.Replace(string(data), `"mcpServers": {`, `"mcpServers": {"second": {"url": "`+other.URL+`"}, `, 1)
+	writeFile(t, cfgPath, added)
+	if err := h.g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	second := strings.Replace(h.url, "/mcp/okta", "/mcp/second", 1)
+	c := mcp.NewClient(&mcp.Implementation{Name: "agent"}, nil)
+	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: second}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatalf("connect to the added server: %v", err)
+	}
+	cs.Close()
+	writeFile(t, cfgPath, string(data))
+	if err := h.g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(second, "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("removed server answered %d; want 404", resp.StatusCode)
 	}
 }

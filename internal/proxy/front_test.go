@@ -552,3 +552,18 @@ func TestCancelledRequestGetsNoResponse(t *testing.T) {
 		t.Errorf("call after the cancellation: %s", body)
 	}
 }
+
+// TestLegacySSEUpstream reaches an upstream that speaks only the legacy
+// HTTP+SSE transport through the automatic fallback.
+func TestLegacySSEUpstream(t *testing.T) {
+	srv := newTestUpstream(nil)
+	up := httptest.NewServer(mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	t.Cleanup(up.Close)
+	_, url := startFront(t, &Spec{Name: "legacy", URL: up.URL}, nil)
+	rec := new(agentRecord)
+	cs := connect(t, &mcp.StreamableClientTransport{Endpoint: url + "/mcp"}, agentOptions(rec), "2025-06-18")
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"text": "old"}})
+	if err != nil || text(t, res) != "echo: old" {
+		t.Fatalf("echo through the SSE fallback = %q, %v", text(t, res), err)
+	}
+}

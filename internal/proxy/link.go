@@ -116,7 +116,7 @@ func (l *link) dial(ctx context.Context) (*mcp.ClientSession, error) {
 	if l.peer != nil {
 		version = l.peer.ProtocolVersion
 	}
-	return l.front.spec.dial(ctx, l.newClient(), upstreamVersion(version), l.logger, l.early)
+	return l.front.spec.dial(ctx, l.ctx, l.newClient(), upstreamVersion(version), l.logger, l.early)
 }
 
 // upstreamVersion picks the protocol version to offer upstream. A stateful

@@ -62,7 +62,8 @@ func (s *Spec) transport() string {
 // dial connects client to the upstream and completes the MCP handshake.
 // version is the newest protocol version to offer.
 // early sees upstream notifications before the SDK does (see earlyFunc).
-func (s *Spec) dial(ctx context.Context, client *mcp.Client, version string, logger *slog.Logger, early earlyFunc) (*mcp.ClientSession, error) {
+// ctx bounds the handshake; life is the connection's lifetime.
+func (s *Spec) dial(ctx, life context.Context, client *mcp.Client, version string, logger *slog.Logger, early earlyFunc) (*mcp.ClientSession, error) {
 	opts := &mcp.ClientSessionOptions{ProtocolVersion: version}
 	switch s.transport() {
 	case TransportStdio:
@@ -73,7 +74,7 @@ func (s *Spec) dial(ctx context.Context, client *mcp.Client, version string, log
 		t := &Command{Path: s.Command, Args: s.Args, Env: env, Dir: s.Dir, Logger: logger, Early: early}
 		return client.Connect(ctx, t, opts)
 	case TransportSSE:
-		return client.Connect(ctx, &mcp.SSEClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early)}, opts)
+		return client.Connect(ctx, s.sse(life, early), opts)
 	case TransportStreamable:
 		return client.Connect(ctx, s.streamable(early), opts)
 	}
@@ -83,11 +84,40 @@ func (s *Spec) dial(ctx context.Context, client *mcp.Client, version string, log
 	}
 	// Servers from before Streamable HTTP answer its POST with an error;
 	// the legacy transport is the specified fallback.
-	cs, sseErr := client.Connect(ctx, &mcp.SSEClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early)}, opts)
+	cs, sseErr := client.Connect(ctx, s.sse(life, early), opts)
 	if sseErr != nil {
 		return nil, fmt.Errorf("streamable HTTP: %w; legacy SSE: %w", err, sseErr)
 	}
 	return cs, nil
+}
+
+// sse returns the legacy transport. Its event stream lives as long as the
+// context its Connect is given, so it is given the connection's lifetime
+// rather than the handshake's deadline.
+func (s *Spec) sse(life context.Context, early earlyFunc) mcp.Transport {
+	return &lifeTransport{Transport: &mcp.SSEClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early)}, life: life}
+}
+
+type lifeTransport struct {
+	mcp.Transport
+	life context.Context
+}
+
+// Connect connects under a context that ends with the connection's
+// lifetime, or with ctx if ctx ends before the connection is made.
+func (t *lifeTransport) Connect(ctx context.Context) (mcp.Connection, error) {
+	connCtx, cancel := context.WithCancel(t.life)
+	stop := context.AfterFunc(ctx, cancel)
+	conn, err := t.Transport.Connect(connCtx)
+	if !stop() || err != nil {
+		cancel()
+		if err == nil {
+			_ = conn.Close()
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	return conn, nil
 }
 
 func (s *Spec) streamable(early earlyFunc) *mcp.StreamableClientTransport {
