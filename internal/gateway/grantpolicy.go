@@ -3,6 +3,7 @@ package gateway
 import (
 	"os"
 	"sync"
+	"time"
 
 	"github.com/toolgate/toolgate/internal/policy"
 )
@@ -25,21 +26,30 @@ type grantPolicies struct {
 }
 
 type grantPolicy struct {
-	p     *policy.Policy
-	stamp stamp
+	p       *policy.Policy
+	stamp   stamp
+	checked time.Time // when the file was last looked at
 }
 
 // grantPolicy returns the policy in the file at path, parsed when first
-// needed and again when the file changes. A file that is missing or invalid
+// needed and again when the file changes (noticed within the poll interval). A file that is missing or invalid
 // when first needed denies everything; one that becomes invalid keeps its
 // last good version. Both are logged.
 func (g *Gateway) grantPolicy(path string) *policy.Policy {
 	gp := &g.grantPols
-	st := stampOf(path)
+	now := g.now()
 	gp.mu.Lock()
 	defer gp.mu.Unlock()
 	cur, ok := gp.m[path]
+	// The file is looked at no more often than the server policies are, not
+	// on every call.
+	if ok && now.Sub(cur.checked) < g.grantPolicyRecheck() {
+		return cur.p
+	}
+	st := stampOf(path)
 	if ok && cur.stamp == st {
+		cur.checked = now
+		gp.m[path] = cur
 		return cur.p
 	}
 	data, err := os.ReadFile(path)
@@ -50,7 +60,7 @@ func (g *Gateway) grantPolicy(path string) *policy.Policy {
 	if err != nil {
 		if ok {
 			g.logger.Error("grant policy rejected; the previous one stays in force", "file", path, "error", err)
-			cur.stamp = st
+			cur.stamp, cur.checked = st, now
 			gp.m[path] = cur
 			return cur.p
 		}
@@ -60,6 +70,14 @@ func (g *Gateway) grantPolicy(path string) *policy.Policy {
 	if gp.m == nil {
 		gp.m = make(map[string]grantPolicy)
 	}
-	gp.m[path] = grantPolicy{p: p, stamp: st}
+	gp.m[path] = grantPolicy{p: p, stamp: st, checked: now}
 	return p
+}
+
+// grantPolicyRecheck is how long a grant's policy file goes unexamined.
+func (g *Gateway) grantPolicyRecheck() time.Duration {
+	if g.opts.PollInterval > 0 {
+		return g.opts.PollInterval
+	}
+	return time.Second
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"reflect"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -300,8 +301,12 @@ func (l *link) begin(ctx context.Context, ss *mcp.ServerSession, method string, 
 
 // paramsMeta returns params' _meta, tolerating a nil params pointer.
 func paramsMeta(params mcp.Params) map[string]any {
-	defer func() { _ = recover() }() // a typed nil params panics in GetMeta
 	if params == nil {
+		return nil
+	}
+	// Methods whose params are optional arrive as typed nil pointers, on
+	// which GetMeta would dereference nil.
+	if v := reflect.ValueOf(params); v.Kind() == reflect.Pointer && v.IsNil() {
 		return nil
 	}
 	return params.GetMeta()
