@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/toolgate/toolgate/internal/source"
 )
@@ -56,8 +57,66 @@ type Config struct {
 	Redis      string // URL of a shared Redis for counters; "" for none
 	Postgres   string // URL or DSN of a shared PostgreSQL for records; "" for none
 	Log        Log
+	// Audit configures the audit trail.
+	Audit Audit
+	// Approvals configures how people are asked to decide held calls.
+	Approvals Approvals
+	// Tracing, when its endpoint is set, exports a span per call over OTLP.
+	Tracing Tracing
+	// Pin is the default tool-pinning mode of servers that set none: "warn"
+	// (the default: a changed tool definition is logged, recorded and
+	// counted), "strict" (a changed tool is also withheld until an admin
+	// accepts it) or "off".
+	Pin string
 	// Servers are the upstream servers, in file order, disabled ones too.
 	Servers []*Server
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// Arguments is "keys" (the default: argument names and a digest) or
+	// "values" (the values too, with secret-looking ones redacted).
+	Arguments string
+	// Sync makes each record durable before its call's response leaves;
+	// otherwise records are written in batches, each within a second.
+	Sync bool
+	// Retention is how long records are kept; zero keeps them forever.
+	Retention time.Duration
+}
+
+// DefaultRetention is how long audit records are kept by default.
+const DefaultRetention = 90 * 24 * time.Hour
+
+// Approvals configures how people are asked to decide held calls.
+type Approvals struct {
+	// PublicURL is the base of the one-click links sent with webhooks, as
+	// approvers reach the admin listener (https://toolgate.example.com);
+	// "" derives it from admin.listen.
+	PublicURL string
+	// Webhooks are told of every new pending approval.
+	Webhooks []Webhook
+	// Expire is how long a pending approval may still be decided; 24 hours
+	// by default.
+	Expire time.Duration
+}
+
+// Webhook is a URL that receives a JSON POST for each new pending approval.
+type Webhook struct {
+	URL string
+	// Format is "json" (the default) or "slack" (an incoming-webhook
+	// payload with approve and deny buttons).
+	Format string
+	// Secret, when set, signs each request body (HMAC-SHA256).
+	Secret string
+}
+
+// Tracing configures OpenTelemetry traces.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP collector URL (http://127.0.0.1:4318);
+	// "" turns tracing off.
+	Endpoint string
+	// ServiceName names the gateway in traces; "toolgate" by default.
+	ServiceName string
 }
 
 // Auth says how agents authenticate. In the file, auth is "none", "grants",
@@ -147,6 +206,13 @@ type Server struct {
 
 	// Disabled servers are not served.
 	Disabled bool
+
+	// Trusted servers' tool annotations may lower a tool's risk class;
+	// others' may only raise it.
+	Trusted bool
+	// Pin is this server's tool-pinning mode ("off", "warn", "strict");
+	// "" takes the config's.
+	Pin string
 }
 
 // DefaultBounds returns the default resource limits.
@@ -213,8 +279,13 @@ func (r *reader) config(root *source.Node) *Config {
 		Admin:  Admin{Listen: DefaultAdminListen},
 		Log:    Log{Format: "text", Level: "info"},
 		Bounds: DefaultBounds(),
+		Audit:  Audit{Arguments: "keys", Retention: DefaultRetention},
+		Approvals: Approvals{
+			Expire: DefaultApprovalExpire,
+		},
+		Pin: "warn",
 	}
-	f := r.d.Fields(root, "listen", "state", "auth", "admin", "tls", "allowed_origins", "bounds", "rate_limits", "redis", "postgres", "log", "mcpServers")
+	f := r.d.Fields(root, "listen", "state", "auth", "admin", "tls", "allowed_origins", "bounds", "rate_limits", "redis", "postgres", "log", "audit", "approvals", "tracing", "pin", "mcpServers")
 	if f == nil {
 		return c
 	}
@@ -274,6 +345,23 @@ func (r *reader) config(root *source.Node) *Config {
 		if s, ok := r.oneOf(lf["level"], "debug", "info", "warn", "error"); ok {
 			c.Log.Level = s
 		}
+	}
+	r.audit(f["audit"], &c.Audit)
+	r.approvals(f["approvals"], &c.Approvals)
+	if n := f["tracing"]; n != nil {
+		tf := r.d.Fields(n, "endpoint", "service_name")
+		if s, ok := r.str(tf["endpoint"]); ok {
+			if s != "" {
+				r.httpURL(tf["endpoint"], s)
+			}
+			c.Tracing.Endpoint = s
+		}
+		if s, ok := r.str(tf["service_name"]); ok {
+			c.Tracing.ServiceName = s
+		}
+	}
+	if s, ok := r.oneOf(f["pin"], "off", "warn", "strict"); ok {
+		c.Pin = s
 	}
 	for _, m := range r.d.Members(f["mcpServers"]) {
 		if s := r.server(m); s != nil {
@@ -345,7 +433,7 @@ func (r *reader) server(m source.Field) *Server {
 	if !serverName.MatchString(m.Key) {
 		r.d.Errorf(m.KeyPos, "server name %q cannot be used in /mcp/NAME: use up to 128 letters, digits, '.', '_' and '-', starting with a letter or digit", m.Key)
 	}
-	f := r.d.Fields(m.Value, "command", "args", "env", "cwd", "url", "headers", "transport", "type", "policy", "disabled")
+	f := r.d.Fields(m.Value, "command", "args", "env", "cwd", "url", "headers", "transport", "type", "policy", "disabled", "trusted", "pin")
 	if f == nil {
 		return nil
 	}
@@ -420,7 +508,91 @@ func (r *reader) server(m source.Field) *Server {
 		s.Policy = r.resolve(v)
 	}
 	s.Disabled, _ = r.d.Bool(f["disabled"])
+	s.Trusted, _ = r.d.Bool(f["trusted"])
+	if v, ok := r.oneOf(f["pin"], "off", "warn", "strict"); ok {
+		s.Pin = v
+	}
 	return s
+}
+
+// DefaultApprovalExpire is how long a pending approval may be decided.
+const DefaultApprovalExpire = 24 * time.Hour
+
+// audit reads {"arguments": "keys"|"values", "sync": BOOL, "retention": DURATION}.
+func (r *reader) audit(n *source.Node, a *Audit) {
+	if n == nil {
+		return
+	}
+	f := r.d.Fields(n, "arguments", "sync", "retention")
+	if s, ok := r.oneOf(f["arguments"], "keys", "values"); ok {
+		a.Arguments = s
+	}
+	if v, ok := r.d.Bool(f["sync"]); ok {
+		a.Sync = v
+	}
+	if d, ok := r.duration(f["retention"], true); ok {
+		a.Retention = d
+	}
+}
+
+// approvals reads {"public_url": URL, "expire": DURATION, "webhooks": [{"url", "format", "secret"}]}.
+func (r *reader) approvals(n *source.Node, a *Approvals) {
+	if n == nil {
+		return
+	}
+	f := r.d.Fields(n, "public_url", "expire", "webhooks")
+	if s, ok := r.str(f["public_url"]); ok {
+		r.httpURL(f["public_url"], s)
+		a.PublicURL = strings.TrimSuffix(s, "/")
+	}
+	if d, ok := r.duration(f["expire"], false); ok {
+		a.Expire = d
+	}
+	for _, item := range r.d.Items(f["webhooks"]) {
+		wf := r.d.Fields(item, "url", "format", "secret")
+		if wf == nil || !r.d.Require(item, wf, "url") {
+			continue
+		}
+		w := Webhook{Format: "json"}
+		if s, ok := r.str(wf["url"]); ok {
+			r.httpURL(wf["url"], s)
+			w.URL = s
+		}
+		if s, ok := r.oneOf(wf["format"], "json", "slack"); ok {
+			w.Format = s
+		}
+		if s, ok := r.str(wf["secret"]); ok {
+			w.Secret = s
+		}
+		a.Webhooks = append(a.Webhooks, w)
+	}
+}
+
+// duration reads a Go duration ("90s", "24h") or a number of days ("90d").
+// Zero is accepted only where zeroOK (meaning "no limit").
+func (r *reader) duration(n *source.Node, zeroOK bool) (time.Duration, bool) {
+	s, ok := r.str(n)
+	if !ok {
+		return 0, false
+	}
+	var d time.Duration
+	var err error
+	if days, found := strings.CutSuffix(s, "d"); found && days != "" && strings.Trim(days, "0123456789") == "" {
+		var k int64
+		fmt.Sscan(days, &k)
+		d = time.Duration(k) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	switch {
+	case err != nil:
+		r.d.Errorf(n.Pos, "%s: invalid duration %q: want a Go duration such as \"90s\" or \"24h\", or days such as \"90d\"", source.Name(n), s)
+		return 0, false
+	case d < 0 || (d == 0 && !zeroOK):
+		r.d.Errorf(n.Pos, "%s must be positive", source.Name(n))
+		return 0, false
+	}
+	return d, true
 }
 
 // resolve makes a relative path relative to the config file's directory.

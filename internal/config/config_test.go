@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/txtar"
 
@@ -51,12 +52,15 @@ func TestParseDesignExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Listen: "127.0.0.1:8080",
-		State:  "/etc/toolgate/toolgate-data",
-		Auth:   Auth{Mode: "grants"},
-		Admin:  Admin{Listen: "127.0.0.1:8081"},
-		Log:    Log{Format: "text", Level: "info"},
-		Bounds: DefaultBounds(),
+		Listen:    "127.0.0.1:8080",
+		State:     "/etc/toolgate/toolgate-data",
+		Auth:      Auth{Mode: "grants"},
+		Admin:     Admin{Listen: "127.0.0.1:8081"},
+		Log:       Log{Format: "text", Level: "info"},
+		Bounds:    DefaultBounds(),
+		Audit:     Audit{Arguments: "keys", Retention: DefaultRetention},
+		Approvals: Approvals{Expire: DefaultApprovalExpire},
+		Pin:       "warn",
 		Servers: []*Server{
 			{
 				Name:    "okta",
@@ -102,7 +106,8 @@ func TestParse(t *testing.T) {
 			check: func(t *testing.T, c *Config) {
 				if c.Listen != DefaultListen || c.Admin.Listen != DefaultAdminListen || c.State != "toolgate-data" ||
 					c.Auth.Mode != "grants" || c.Log != (Log{"text", "info"}) || c.Servers != nil || c.Path != "" ||
-					c.Bounds != DefaultBounds() || c.TLS != nil {
+					c.Bounds != DefaultBounds() || c.TLS != nil || c.Pin != "warn" ||
+					c.Audit != (Audit{Arguments: "keys", Retention: DefaultRetention}) || c.Approvals.Expire != DefaultApprovalExpire {
 					t.Errorf("Parse({}) = %s; want the defaults", dump(c))
 				}
 			},
@@ -183,6 +188,41 @@ mcpServers:
 			check: func(t *testing.T, c *Config) {
 				if c.Auth.Mode != "grants" || c.Listen != ":8080" {
 					t.Errorf("Parse = %s", dump(c))
+				}
+			},
+		},
+		{
+			name: "audit, approvals, tracing and pinning",
+			file: "t.yaml",
+			doc: `audit: {arguments: values, sync: true, retention: 30d}
+approvals:
+  public_url: https://tg.example.com/
+  expire: 2h
+  webhooks:
+    - url: https://hooks.example.com/a
+    - {url: "https://hooks.slack.com/services/T/B/X", format: slack, secret: "${DOCS_TOKEN}"}
+tracing: {endpoint: "http://127.0.0.1:4318", service_name: gw}
+pin: strict
+mcpServers:
+  a: {command: x, trusted: true, pin: "off"}
+  b: {command: y}
+`,
+			check: func(t *testing.T, c *Config) {
+				if c.Audit != (Audit{Arguments: "values", Sync: true, Retention: 30 * 24 * time.Hour}) {
+					t.Errorf("Audit = %+v", c.Audit)
+				}
+				want := Approvals{PublicURL: "https://tg.example.com", Expire: 2 * time.Hour, Webhooks: []Webhook{
+					{URL: "https://hooks.example.com/a", Format: "json"},
+					{URL: "https://hooks.slack.com/services/T/B/X", Format: "slack", Secret: "docs-secret"},
+				}}
+				if !reflect.DeepEqual(c.Approvals, want) {
+					t.Errorf("Approvals = %+v; want %+v", c.Approvals, want)
+				}
+				if c.Tracing != (Tracing{Endpoint: "http://127.0.0.1:4318", ServiceName: "gw"}) || c.Pin != "strict" {
+					t.Errorf("Tracing = %+v, Pin = %q", c.Tracing, c.Pin)
+				}
+				if a, b := c.Servers[0], c.Servers[1]; !a.Trusted || a.Pin != "off" || b.Trusted || b.Pin != "" {
+					t.Errorf("servers = %s", dump(c))
 				}
 			},
 		},
