@@ -80,7 +80,7 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 		}},
 	}
 	var notice bytes.Buffer // the admin token, shown with the rest below
-	g, err := gateway.New(cfg, &gateway.Options{Logger: logger, Notice: &notice})
+	g, err := gateway.New(cfg, &gateway.Options{Logger: logger, Notice: &notice, Version: version})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "toolgate demo: %v\n", err)
 		return exitFailure

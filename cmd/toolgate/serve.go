@@ -33,7 +33,7 @@ func runServe(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "%s: %v\n", *cfgPath, err)
 		return exitFailure
 	}
-	g, err := gateway.New(cfg, &gateway.Options{Logger: logger})
+	g, err := gateway.New(cfg, &gateway.Options{Logger: logger, Version: version})
 	if err != nil {
 		fmt.Fprintln(e.stderr, err)
 		return exitFailure

@@ -9,6 +9,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
@@ -26,66 +27,98 @@ type enforcer struct {
 
 func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 	return func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {
-		name := c.Params.Name
-		id := identityOf(c.Auth)
-		bounds := boundsOf(e.g.cfg.Load())
-		if n := int64(len(c.Params.Arguments)); n > bounds.MaxArgumentBytes {
-			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments of %d bytes exceed the gateway's limit of %d", name, n, bounds.MaxArgumentBytes)}
-		}
-		if d := jsonDepth(c.Params.Arguments, bounds.MaxDepth); d > bounds.MaxDepth {
-			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments nest deeper than the gateway's limit of %d", name, bounds.MaxDepth)}
-		}
-		if key := id.key(); key != "" {
-			if !e.g.calls.acquire(key, bounds.MaxCallsPerGrant) {
-				e.logger.Warn("call refused: too many in flight", "tool", name, "principal", key)
-				return denial(name, fmt.Sprintf("too many calls in flight for this credential (at most %d); retry when one finishes", bounds.MaxCallsPerGrant), "/bounds/max_calls_per_grant"), nil
+		o := &outcome{start: e.g.now()}
+		ctx, span := e.g.tracing.Start(ctx, "tools/call "+c.Params.Name, headerOf(c),
+			attribute.String("mcp.server", e.server), attribute.String("mcp.tool", c.Params.Name))
+		res, err := e.enforce(ctx, c, o, func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {
+			o.forwarded = true
+			t := e.g.now()
+			res, err := next(ctx, c)
+			o.upstream = e.g.now().Sub(t)
+			switch {
+			case err != nil:
+				o.status = "error"
+			case res != nil && res.IsError:
+				o.status = "tool_error"
+			default:
+				o.status = "ok"
 			}
-			defer e.g.calls.release(key)
+			return res, err
+		})
+		e.finish(ctx, c, o, span, err)
+		return res, err
+	}
+}
+
+// enforce decides one call and forwards it through next when it may pass,
+// noting what happened in o.
+func (e *enforcer) enforce(ctx context.Context, c *proxy.Call, o *outcome, next proxy.Handler) (*mcp.CallToolResult, error) {
+	name := c.Params.Name
+	id := identityOf(c.Auth)
+	o.id = id
+	bounds := boundsOf(e.g.cfg.Load())
+	if n := int64(len(c.Params.Arguments)); n > bounds.MaxArgumentBytes {
+		return nil, o.protocolError(&jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments of %d bytes exceed the gateway's limit of %d", name, n, bounds.MaxArgumentBytes)})
+	}
+	if d := jsonDepth(c.Params.Arguments, bounds.MaxDepth); d > bounds.MaxDepth {
+		return nil, o.protocolError(&jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: arguments nest deeper than the gateway's limit of %d", name, bounds.MaxDepth)})
+	}
+	if key := id.key(); key != "" {
+		if !e.g.calls.acquire(key, bounds.MaxCallsPerGrant) {
+			e.logger.Warn("call refused: too many in flight", "tool", name, "principal", key)
+			return o.deny(denial(name, fmt.Sprintf("too many calls in flight for this credential (at most %d); retry when one finishes", bounds.MaxCallsPerGrant), "/bounds/max_calls_per_grant")), nil
 		}
-		policies := e.policiesFor(id)
-		if len(policies) == 0 {
-			return next(ctx, c)
-		}
-		args, err := c.Args()
-		if err != nil {
-			return nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: %v", name, err)}
-		}
-		in := &policy.Input{
-			Server:  e.server,
-			Tool:    name,
-			Args:    args,
-			Session: map[string]any{"id": c.Session.ID},
-		}
-		if id != nil {
-			in.User = id.User
-			if gr := id.Grant; gr != nil {
-				in.Grant = map[string]any{"id": gr.ID, "label": gr.Label}
-			}
-		}
-		d := decide(policies, in)
-		log := e.logger.With("tool", name, "session", c.Session.ID, "rule", d.Rule)
-		if id != nil && id.Grant != nil {
-			log = log.With("grant", id.Grant.Label)
-		}
-		switch d.Outcome {
-		case policy.Hidden:
-			log.Info("call denied: hidden tool")
-			return nil, proxy.UnknownTool(name)
-		case policy.Deny:
-			log.Info("call denied", "reason", d.Reason)
-			return denial(name, d.Reason, d.Rule), nil
-		case policy.Approve:
-			// Holding calls for a person's decision needs the approval
-			// store; until it is configured such calls cannot proceed.
-			log.Info("call denied: approval required but approvals are not enabled")
-			return denial(name, "requires a person's approval, and approvals are not enabled on this gateway", d.Rule), nil
-		}
-		if r := e.charge(ctx, c, in, &d, id); r != nil {
-			return r, nil
-		}
-		log.Debug("call allowed")
+		defer e.g.calls.release(key)
+	}
+	args, argsErr := c.Args()
+	o.args = args
+	policies := e.policiesFor(id)
+	if len(policies) == 0 {
+		o.decision = "allow"
 		return next(ctx, c)
 	}
+	if argsErr != nil {
+		return nil, o.protocolError(&jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("tool %q: %v", name, argsErr)})
+	}
+	in := &policy.Input{
+		Server:  e.server,
+		Tool:    name,
+		Args:    args,
+		Session: map[string]any{"id": c.Session.ID},
+	}
+	if id != nil {
+		in.User = id.User
+		if gr := id.Grant; gr != nil {
+			in.Grant = map[string]any{"id": gr.ID, "label": gr.Label}
+		}
+	}
+	d := decide(policies, in)
+	o.rule = d.Rule
+	log := e.logger.With("tool", name, "session", c.Session.ID, "rule", d.Rule)
+	if id != nil && id.Grant != nil {
+		log = log.With("grant", id.Grant.Label)
+	}
+	switch d.Outcome {
+	case policy.Hidden:
+		log.Info("call denied: hidden tool")
+		o.decision, o.message = "hidden", "hidden tool"
+		return nil, proxy.UnknownTool(name)
+	case policy.Deny:
+		log.Info("call denied", "reason", d.Reason)
+		return o.deny(denial(name, d.Reason, d.Rule)), nil
+	case policy.Approve:
+		if r := e.hold(ctx, c, in, &d, o, log); r != nil {
+			return r, nil
+		}
+	}
+	if r := e.charge(ctx, c, in, &d, id, o); r != nil {
+		return r, nil
+	}
+	if o.decision == "" {
+		o.decision = "allow"
+	}
+	log.Debug("call allowed")
+	return next(ctx, c)
 }
 
 // policiesFor returns the policies that govern a principal's calls: the

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"io"
 	"log/slog"
 	"maps"
@@ -21,6 +20,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/grant"
 	"github.com/toolgate/toolgate/internal/grant/pggrant"
@@ -31,6 +33,7 @@ import (
 	"github.com/toolgate/toolgate/internal/oauth"
 	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
+	"github.com/toolgate/toolgate/internal/telemetry"
 )
 
 // Options configure a [Gateway]. The zero value is usable.
@@ -55,6 +58,14 @@ type Options struct {
 	// Notice receives what is shown once to the person starting the
 	// gateway (a new admin token); nil means os.Stderr.
 	Notice io.Writer
+	// Metrics receives the gateway's metrics; nil means a registry of the
+	// gateway's own, served at /metrics on the admin listener.
+	Metrics *telemetry.Metrics
+	// Tracing makes a span per call; nil means the config's tracing
+	// settings (none by default).
+	Tracing *telemetry.Tracing
+	// Version is the gateway's version, as traces report it.
+	Version string
 }
 
 // A Gateway serves every configured upstream behind its policy. It is safe
@@ -80,6 +91,10 @@ type Gateway struct {
 	sessions   inflightCounter // open sessions per principal
 	admin      *adminAuth
 	oauth      *oauth.Verifier // when auth is "oauth"
+	metrics    *telemetry.Metrics
+	upstreams  prometheus.Collector
+	tracing    *telemetry.Tracing
+	ownsTrace  bool
 }
 
 // server is one upstream as the gateway runs it.
@@ -115,6 +130,18 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	if err := checkAuth(cfg); err != nil {
 		return nil, err
 	}
+	g.metrics = g.opts.Metrics
+	if g.metrics == nil {
+		g.metrics = telemetry.NewMetrics()
+	}
+	g.tracing = g.opts.Tracing
+	if g.tracing == nil && cfg.Tracing.Endpoint != "" {
+		t, err := telemetry.NewTracing(context.Background(), cfg.Tracing.Endpoint, cfg.Tracing.ServiceName, g.opts.Version)
+		if err != nil {
+			return nil, err
+		}
+		g.tracing, g.ownsTrace = t, true
+	}
 	policies := make(map[string]*policy.Policy)
 	var errs []error
 	for _, sc := range cfg.Servers {
@@ -141,6 +168,10 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 	g.servers.Store(&servers)
 	if cfg.Path != "" {
 		g.stamps[cfg.Path] = stampOf(cfg.Path)
+	}
+	g.upstreams = telemetry.UpstreamCollector(g.upstreamStates)
+	if err := g.metrics.Register(g.upstreams); err != nil {
+		g.logger.Warn("upstream metrics not registered", "error", err)
 	}
 	return g, nil
 }
@@ -221,7 +252,11 @@ func (g *Gateway) newServer(sc *config.Server, p *policy.Policy) *server {
 	if popts.MaxRequestBytes == 0 {
 		popts.MaxRequestBytes = boundsOf(g.cfg.Load()).MaxBodyBytes
 	}
-	front := proxy.NewFront(specOf(sc), &popts)
+	spec := specOf(sc)
+	if g.tracing != nil && spec.URL != "" {
+		spec.HTTPClient = &http.Client{Transport: g.tracing.Transport(nil)}
+	}
+	front := proxy.NewFront(spec, &popts)
 	return &server{
 		conf:  sc,
 		front: front,
@@ -310,6 +345,7 @@ func (g *Gateway) reload(force bool) error {
 		}
 		if err != nil {
 			g.logger.Error("config rejected; the previous one stays in force", "file", old.Path, "error", err)
+			g.metrics.Reload(false)
 			return err
 		}
 		cfg = next
@@ -373,6 +409,7 @@ func (g *Gateway) reload(force bool) error {
 	if len(errs) == 0 {
 		g.reloads.Add(1)
 	}
+	g.metrics.Reload(len(errs) == 0)
 	return errors.Join(errs...)
 }
 
@@ -437,6 +474,14 @@ func (g *Gateway) Close() {
 		wg.Go(s.front.Close)
 	}
 	wg.Wait()
+	g.metrics.Unregister(g.upstreams)
+	if g.ownsTrace {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := g.tracing.Shutdown(ctx); err != nil {
+			g.logger.Error("flushing traces", "error", err)
+		}
+		cancel()
+	}
 	if g.ownsGrants {
 		if err := g.grants.Close(); err != nil {
 			g.logger.Error("closing the grant store", "error", err)
@@ -572,3 +617,17 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 	}
 	return runErr
 }
+
+// upstreamStates reports each served upstream's health for the metrics.
+func (g *Gateway) upstreamStates() []telemetry.UpstreamState {
+	servers := *g.servers.Load()
+	out := make([]telemetry.UpstreamState, 0, len(servers))
+	for _, name := range slices.Sorted(maps.Keys(servers)) {
+		f := servers[name].front
+		out = append(out, telemetry.UpstreamState{Server: name, Up: f.Ready(), Restarts: f.Restarts()})
+	}
+	return out
+}
+
+// Metrics returns the gateway's metrics.
+func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }

@@ -34,13 +34,15 @@ func (g *Gateway) Handler() http.Handler {
 }
 
 // AdminHandler returns the admin HTTP handler: /healthz (the process is
-// serving) and /readyz (every enabled upstream is connected).
+// serving), /readyz (every enabled upstream is connected), /metrics
+// (Prometheus; like the probes it needs no credential) and the admin API.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", g.metrics.Handler())
 	g.adminRoutes(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		servers := *g.servers.Load()

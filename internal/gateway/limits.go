@@ -104,7 +104,7 @@ func scopeLabel(l *policy.Limit, id *Identity, s *proxy.Session) string {
 // or none. It returns nil when the call may go on, or the result to return
 // instead: a limit reached, a cost that cannot be computed, or a store that
 // cannot be reached (closed unless fail-open is configured).
-func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, d *policy.Decision, id *Identity) *mcp.CallToolResult {
+func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, d *policy.Decision, id *Identity, o *outcome) *mcp.CallToolResult {
 	if len(d.Limits) == 0 {
 		return nil
 	}
@@ -114,9 +114,13 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 		cost, err := l.Cost(in)
 		if err != nil {
 			e.logger.Info("call denied: cost could not be computed", "tool", name, "rule", l.Rule, "error", err)
-			return denial(name, "the limit's cost could not be computed for these arguments", l.Rule)
+			return o.deny(denial(name, "the limit's cost could not be computed for these arguments", l.Rule))
 		}
 		charges[i] = limit.Charge{Key: budgetKey(e.server, l, id, c.Session), Window: l.Window, Max: l.Max, Cost: cost}
+	}
+	o.counters = make([]counterUse, len(d.Limits))
+	for i, l := range d.Limits {
+		o.counters[i] = counterUse{Counter: l.Counter, Scope: l.Scope.String(), Key: charges[i].Key, Cost: charges[i].Cost, Max: l.Max, Window: l.Window}
 	}
 	res, err := e.g.limits.Take(ctx, e.g.now(), charges)
 	if err != nil {
@@ -125,7 +129,7 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 			return nil
 		}
 		e.logger.Error("limit store unavailable; call refused", "tool", name, "error", err)
-		return denial(name, "rate limits cannot be checked right now (the budget store is unavailable); retry shortly", d.Limits[0].Rule)
+		return o.deny(denial(name, "rate limits cannot be checked right now (the budget store is unavailable); retry shortly", d.Limits[0].Rule))
 	}
 	if res.OK {
 		return nil
@@ -147,6 +151,9 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 	meta["decision"] = "limited"
 	meta["counter"] = l.Counter
 	meta["retry_after_seconds"] = retry
+	e.g.metrics.Refused(e.server, l.Counter, l.Scope.String())
+	o.deny(r)
+	o.counters = o.counters[res.Denied : res.Denied+1]
 	return r
 }
 
