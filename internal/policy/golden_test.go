@@ -92,6 +92,9 @@ func formatDecision(d Decision) string {
 	}
 	if d.Approval != nil {
 		fmt.Fprintf(&b, " approval=%s/%s", d.Approval.Rule, d.Approval.Timeout)
+		if d.Approval.Elicit {
+			b.WriteString("/elicit")
+		}
 	}
 	return b.String()
 }

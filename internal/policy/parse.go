@@ -22,7 +22,7 @@ const (
 
 var ruleFields = []string{
 	"action", "reason", "on_deny", "limits", "rate_limit",
-	"require", "deny_if", "approve_if", "timeout",
+	"require", "deny_if", "approve_if", "timeout", "elicit",
 }
 
 // Parse parses and validates a policy document, JSON or YAML (see
@@ -164,6 +164,7 @@ func (b *builder) rule(name string, n *source.Node) *rule {
 	if t, ok := b.duration(f["timeout"]); ok {
 		timeout = t
 	}
+	elicit, _ := b.d.Bool(f["elicit"])
 
 	orReason := func(generated string) string {
 		if reason != "" {
@@ -181,7 +182,7 @@ func (b *builder) rule(name string, n *source.Node) *rule {
 	}
 	for _, e := range b.conditions(f["approve_if"]) {
 		e.reason = reasonApproval + ": " + e.text
-		e.approval = &Approval{Rule: e.ptr, Timeout: timeout}
+		e.approval = &Approval{Rule: e.ptr, Timeout: timeout, Elicit: elicit}
 		r.approveIf = append(r.approveIf, e)
 	}
 
@@ -193,7 +194,7 @@ func (b *builder) rule(name string, n *source.Node) *rule {
 		r.final = Decision{Outcome: Hidden, Rule: f["action"].Pointer, Reason: reasonHidden}
 	case "approve", "require_approval":
 		ptr := f["action"].Pointer
-		r.final = Decision{Outcome: Approve, Rule: ptr, Reason: reasonApproval, Limits: limits, Approval: &Approval{Rule: ptr, Timeout: timeout}}
+		r.final = Decision{Outcome: Approve, Rule: ptr, Reason: reasonApproval, Limits: limits, Approval: &Approval{Rule: ptr, Timeout: timeout, Elicit: elicit}}
 		r.listed = true
 	default:
 		r.final = Decision{Outcome: Allow, Rule: n.Pointer, Limits: limits}

@@ -123,6 +123,9 @@ type Approval struct {
 	// Timeout is how long to wait for a human before the call fails: the
 	// rule's timeout, 2 minutes by default.
 	Timeout time.Duration
+	// Elicit asks the calling client's user to decide, through MCP
+	// elicitation, when the client supports it (the rule's "elicit": true).
+	Elicit bool
 }
 
 // DefaultApprovalTimeout is how long an approval waits when the rule does
