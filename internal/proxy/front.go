@@ -59,6 +59,8 @@ type Call struct {
 	argsOnce sync.Once
 	args     map[string]any
 	argsErr  error
+
+	ss *mcp.ServerSession // the agent's session, to ask it or tell it things
 }
 
 // Args returns the call's arguments decoded as a JSON object (nil when the
@@ -576,7 +578,7 @@ func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *m
 	if !known {
 		return nil, UnknownTool(p.Name)
 	}
-	c := &Call{Session: s, Params: p, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req)}
+	c := &Call{Session: s, Params: p, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req), ss: serverSession(req)}
 	if c.Auth == nil {
 		c.Auth = s.Auth
 	}

@@ -1,0 +1,54 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// serverSession returns the agent's session a request arrived on, if any.
+func serverSession(req mcp.Request) *mcp.ServerSession {
+	if r, ok := req.(*mcp.ServerRequest[*mcp.CallToolParamsRaw]); ok {
+		return r.Session
+	}
+	return nil
+}
+
+// CanElicit reports whether the agent's client declared that it can ask
+// its user for input (the elicitation capability, form mode).
+func (c *Call) CanElicit() bool {
+	if c.ss == nil {
+		return false
+	}
+	p := c.ss.InitializeParams()
+	return p != nil && p.Capabilities != nil && p.Capabilities.Elicitation != nil
+}
+
+// Elicit asks the agent's user for input through the client, on the
+// call's own request (ctx must be the call's).
+func (c *Call) Elicit(ctx context.Context, p *mcp.ElicitParams) (*mcp.ElicitResult, error) {
+	if c.ss == nil {
+		return nil, errors.New("the agent's session cannot be asked")
+	}
+	return c.ss.Elicit(ctx, p)
+}
+
+// ProgressToken returns the progress token the agent gave with the call,
+// or nil.
+func (c *Call) ProgressToken() any {
+	if c.Params == nil || c.Params.Meta == nil {
+		return nil
+	}
+	return c.Params.Meta["progressToken"]
+}
+
+// NotifyProgress tells the agent how the call is going, under the call's
+// progress token; it does nothing when the agent gave none.
+func (c *Call) NotifyProgress(ctx context.Context, progress, total float64, message string) error {
+	tok := c.ProgressToken()
+	if tok == nil || c.ss == nil {
+		return nil
+	}
+	return c.ss.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: progress, Total: total, Message: message})
+}
