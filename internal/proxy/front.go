@@ -49,6 +49,9 @@ type Call struct {
 	// Params are the call's parameters as the SDK decoded them. The name is
 	// matched case-sensitively and is what is forwarded.
 	Params *mcp.CallToolParamsRaw
+	// Tool is the upstream's definition of the tool, as last listed. It
+	// must not be modified.
+	Tool *mcp.Tool
 	// Extra carries the HTTP request's headers and token info, when any.
 	Extra *mcp.RequestExtra
 	// Auth is what authenticated the call: its own HTTP request's token
@@ -571,14 +574,14 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 // call serves a tools/call: the upstream must know the tool, the intercept
 // decides, and what it lets through is forwarded.
 func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *mcp.CallToolParamsRaw, req mcp.Request) (mcp.Result, error) {
-	known, err := l.knowsTool(ctx, cs, p.Name)
+	tool, err := l.knowsTool(ctx, cs, p.Name)
 	if err != nil {
 		return nil, l.fail("tools/list", err)
 	}
-	if !known {
+	if tool == nil {
 		return nil, UnknownTool(p.Name)
 	}
-	c := &Call{Session: s, Params: p, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req), ss: serverSession(req)}
+	c := &Call{Session: s, Params: p, Tool: tool, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req), ss: serverSession(req)}
 	if c.Auth == nil {
 		c.Auth = s.Auth
 	}

@@ -390,28 +390,28 @@ func (l *link) notifyDown(ctx context.Context, method string, params mcp.Params)
 	return relayNotify(ctx, l.ss, method, params)
 }
 
-// knowsTool reports whether the upstream offers a tool named name, listing
+// knowsTool returns the upstream's definition of the tool named name (nil
+// when it offers none), listing
 // the upstream's tools when it has not been seen in the last listing.
-func (l *link) knowsTool(ctx context.Context, cs *mcp.ClientSession, name string) (bool, error) {
+func (l *link) knowsTool(ctx context.Context, cs *mcp.ClientSession, name string) (*mcp.Tool, error) {
 	l.mu.Lock()
-	_, ok := l.tools[name]
+	t, ok := l.tools[name]
 	fresh := time.Since(l.toolsAt) < time.Second
 	l.mu.Unlock()
 	if ok || fresh {
-		return ok, nil
+		return t, nil
 	}
 	tools := make(map[string]*mcp.Tool)
 	for t, err := range cs.Tools(ctx, nil) {
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 		tools[t.Name] = t
 	}
 	l.mu.Lock()
 	l.tools, l.toolsAt = tools, time.Now()
 	l.mu.Unlock()
-	_, ok = tools[name]
-	return ok, nil
+	return tools[name], nil
 }
 
 // sawTools records tools from a listing that passed through.
