@@ -391,8 +391,8 @@ func (l *link) notifyDown(ctx context.Context, method string, params mcp.Params)
 }
 
 // knowsTool returns the upstream's definition of the tool named name (nil
-// when it offers none), listing
-// the upstream's tools when it has not been seen in the last listing.
+// when it offers none), listing the upstream's tools when it has not been
+// seen in the last listing.
 func (l *link) knowsTool(ctx context.Context, cs *mcp.ClientSession, name string) (*mcp.Tool, error) {
 	l.mu.Lock()
 	t, ok := l.tools[name]
