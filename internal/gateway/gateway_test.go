@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -62,7 +65,7 @@ func start(t *testing.T, policyJSON string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.g, err = New(cfg, &Options{PollInterval: 20 * time.Millisecond})
+	h.g, err = New(cfg, &Options{PollInterval: 20 * time.Millisecond, Notice: io.Discard, Getenv: testGetenv})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +90,47 @@ func start(t *testing.T, policyJSON string) *harness {
 		}
 	})
 	return h
+}
+
+// testAdminToken is the harness gateways' admin token.
+const testAdminToken = "tga_test-admin-token"
+
+func testGetenv(k string) (string, bool) {
+	if k == AdminTokenEnv {
+		return testAdminToken, true
+	}
+	return os.LookupEnv(k)
+}
+
+// api calls the admin API with the admin token and decodes the JSON
+// answer into out (when not nil), returning the status code.
+func (h *harness) api(method, path string, body any, out any) int {
+	h.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, h.admin+path, rd)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testAdminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if out != nil && len(data) > 0 {
+		if err := json.Unmarshal(data, out); err != nil {
+			h.t.Fatalf("%s %s = %d %s: %v", method, path, resp.StatusCode, data, err)
+		}
+	}
+	return resp.StatusCode
 }
 
 func (h *harness) connect() *mcp.ClientSession {
