@@ -36,3 +36,23 @@ func TestListTools(t *testing.T) {
 		t.Error("ListTools of an unreachable server = nil error")
 	}
 }
+
+func TestFrontTools(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "lister"}, &mcp.ServerOptions{PageSize: 1})
+	for _, name := range []string{"x", "y"} {
+		srv.AddTool(&mcp.Tool{Name: name, InputSchema: map[string]any{"type": "object"}}, func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return &mcp.CallToolResult{}, nil
+		})
+	}
+	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	defer up.Close()
+	f := NewFront(&Spec{Name: "lister", URL: up.URL}, nil)
+	defer f.Close()
+	if err := f.WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	tools, err := f.Tools(context.Background())
+	if err != nil || len(tools) != 2 || tools[0].Name != "x" || tools[1].Name != "y" {
+		t.Errorf("Tools = %v, %v; want x and y", tools, err)
+	}
+}
