@@ -33,19 +33,3 @@ func ListTools(ctx context.Context, spec *Spec, logger *slog.Logger) ([]*mcp.Too
 	return tools, cs.InitializeResult(), nil
 }
 
-// Tools lists every page of the upstream's tools over the Front's own
-// upstream session, unfiltered. It fails while the upstream is down.
-func (f *Front) Tools(ctx context.Context) ([]*mcp.Tool, error) {
-	cs, err := f.primary.client()
-	if err != nil {
-		return nil, err
-	}
-	var tools []*mcp.Tool
-	for t, err := range cs.Tools(ctx, nil) {
-		if err != nil {
-			return nil, err
-		}
-		tools = append(tools, t)
-	}
-	return tools, nil
-}
