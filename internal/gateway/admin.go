@@ -316,6 +316,7 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 		}
 		writeJSON(w, http.StatusOK, out)
 	})
+	api.HandleFunc("GET /api/v1/overview", g.overview)
 	g.policyRoutes(api)
 	mux.Handle("/api/", g.requireAdmin(api))
 }

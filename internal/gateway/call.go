@@ -75,6 +75,7 @@ func (e *enforcer) finish(ctx context.Context, c *proxy.Call, o *outcome, span t
 		tool = "(unlisted)"
 	}
 	e.g.metrics.Call(e.server, tool, o.decision, overhead, o.upstream, o.forwarded)
+	e.g.activity.add(e.server, o.start, denied(o.decision))
 	for _, u := range o.counters {
 		if o.forwarded {
 			e.g.metrics.Spent(e.server, u.Counter, u.Scope, u.Cost)
@@ -115,3 +116,6 @@ func (e *enforcer) hold(ctx context.Context, c *proxy.Call, in *policy.Input, d 
 // record writes the call's audit record.
 func (e *enforcer) record(ctx context.Context, c *proxy.Call, o *outcome, overhead time.Duration) {
 }
+
+// pendingApprovals counts approvals awaiting a decision.
+func (g *Gateway) pendingApprovals(ctx context.Context) int { return 0 }

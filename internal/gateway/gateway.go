@@ -91,6 +91,7 @@ type Gateway struct {
 	sessions   inflightCounter // open sessions per principal
 	admin      *adminAuth
 	oauth      *oauth.Verifier // when auth is "oauth"
+	activity   activity
 	metrics    *telemetry.Metrics
 	upstreams  prometheus.Collector
 	tracing    *telemetry.Tracing

@@ -70,6 +70,13 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
+	var ov Overview
+	if code := h.api("GET", "/api/v1/overview", nil, &ov); code != 200 || len(ov.Servers) != 1 {
+		t.Fatalf("GET overview = %d %+v", code, ov)
+	}
+	if s := ov.Servers[0]; s.Name != "okta" || !s.Ready || s.Tools != 21 || s.CallsLastMinute != 7 || s.DenialsLastMinute != 4 || s.CallsLastHour != 7 || ov.DenialsLastHour != 4 {
+		t.Errorf("overview = %+v; want okta up with 21 tools, 7 calls and 4 denials", ov)
+	}
 	if strings.Contains(text, "made_up_tool_1") || strings.Contains(text, `tool="delete_user"`) {
 		t.Error("/metrics names a tool the agent made up or a hidden one")
 	}
