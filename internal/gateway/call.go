@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/toolgate/toolgate/internal/catalog"
 	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
 )
@@ -119,3 +120,8 @@ func (e *enforcer) record(ctx context.Context, c *proxy.Call, o *outcome, overhe
 
 // pendingApprovals counts approvals awaiting a decision.
 func (g *Gateway) pendingApprovals(ctx context.Context) int { return 0 }
+
+// recordChange records that a tool's definition changed since it was
+// pinned.
+func (e *enforcer) recordChange(ctx context.Context, tool string, pin catalog.Pin) {
+}

@@ -74,6 +74,9 @@ func (e *enforcer) enforce(ctx context.Context, c *proxy.Call, o *outcome, next 
 	o.args = args
 	policies := e.policiesFor(id)
 	if len(policies) == 0 {
+		if r := e.unpinned(ctx, c, o); r != nil {
+			return r, nil
+		}
 		o.decision = "allow"
 		return next(ctx, c)
 	}
@@ -106,7 +109,11 @@ func (e *enforcer) enforce(ctx context.Context, c *proxy.Call, o *outcome, next 
 	case policy.Deny:
 		log.Info("call denied", "reason", d.Reason)
 		return o.deny(denial(name, d.Reason, d.Rule)), nil
-	case policy.Approve:
+	}
+	if r := e.unpinned(ctx, c, o); r != nil {
+		return r, nil
+	}
+	if d.Outcome == policy.Approve {
 		if r := e.hold(ctx, c, in, &d, o, log); r != nil {
 			return r, nil
 		}
@@ -160,7 +167,8 @@ func decide(policies []*policy.Policy, in *policy.Input) policy.Decision {
 	return d
 }
 
-func (e *enforcer) filter(_ context.Context, s *proxy.Session, tools []*mcp.Tool) []*mcp.Tool {
+func (e *enforcer) filter(ctx context.Context, s *proxy.Session, tools []*mcp.Tool) []*mcp.Tool {
+	tools = e.withholdChanged(ctx, tools)
 	policies := e.policiesFor(identityOf(s.Auth))
 	if len(policies) == 0 {
 		return tools

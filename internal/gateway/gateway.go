@@ -23,6 +23,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/toolgate/toolgate/internal/catalog"
+	"github.com/toolgate/toolgate/internal/catalog/pgpin"
+	"github.com/toolgate/toolgate/internal/catalog/sqlitepin"
 	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/grant"
 	"github.com/toolgate/toolgate/internal/grant/pggrant"
@@ -66,6 +69,9 @@ type Options struct {
 	Tracing *telemetry.Tracing
 	// Version is the gateway's version, as traces report it.
 	Version string
+	// Pins is the tool pin store; nil means PostgreSQL when configured,
+	// else the embedded one in the state directory, else none.
+	Pins catalog.PinStore
 }
 
 // A Gateway serves every configured upstream behind its policy. It is safe
@@ -92,6 +98,10 @@ type Gateway struct {
 	admin      *adminAuth
 	oauth      *oauth.Verifier // when auth is "oauth"
 	activity   activity
+	pins       catalog.PinStore
+	ownsPins   bool
+	pinCache   pinCache
+	pool       *pgxpool.Pool // shared PostgreSQL, when configured
 	metrics    *telemetry.Metrics
 	upstreams  prometheus.Collector
 	tracing    *telemetry.Tracing
@@ -221,6 +231,32 @@ func (g *Gateway) openStores(cfg *config.Config) error {
 			return fmt.Errorf("budget store: %w", err)
 		}
 		g.ownsLimits = true
+	}
+	if cfg.Postgres != "" {
+		pool, err := pgxpool.New(context.Background(), cfg.Postgres)
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		g.pool = pool
+	}
+	switch {
+	case g.opts.Pins != nil:
+		g.pins = g.opts.Pins
+	case g.pool != nil:
+		st, err := pgpin.Open(context.Background(), g.pool, nil)
+		if err != nil {
+			return fmt.Errorf("tool pin store: %w", err)
+		}
+		g.pins, g.ownsPins = st, true
+	case cfg.State != "":
+		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
+			return fmt.Errorf("state directory: %w", err)
+		}
+		st, err := sqlitepin.Open(context.Background(), cfg.State, nil)
+		if err != nil {
+			return fmt.Errorf("tool pin store: %w", err)
+		}
+		g.pins, g.ownsPins = st, true
 	}
 	if g.grants == nil && cfg.Auth.Mode == "grants" {
 		return errors.New(`auth "grants" needs a state directory for its grants`)
@@ -493,6 +529,14 @@ func (g *Gateway) Close() {
 			g.logger.Error("closing the budget store", "error", err)
 		}
 	}
+	if g.ownsPins {
+		if err := g.pins.Close(); err != nil {
+			g.logger.Error("closing the tool pin store", "error", err)
+		}
+	}
+	if g.pool != nil {
+		g.pool.Close()
+	}
 }
 
 // OpenGrants opens the grant store cfg names: PostgreSQL when configured
@@ -632,3 +676,6 @@ func (g *Gateway) upstreamStates() []telemetry.UpstreamState {
 
 // Metrics returns the gateway's metrics.
 func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
+
+// Pins returns the tool pin store, or nil when there is none.
+func (g *Gateway) Pins() catalog.PinStore { return g.pins }

@@ -69,6 +69,13 @@ func start(t *testing.T, policyJSON string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.run("okta")
+	return h
+}
+
+// run serves h.g and points h.url at server's endpoint.
+func (h *harness) run(server string) {
+	t := h.t
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	h.done = make(chan error, 1)
@@ -78,7 +85,7 @@ func start(t *testing.T, policyJSON string) *harness {
 	}()
 	select {
 	case a := <-addrs:
-		h.url = "http://" + a[0].String() + "/mcp/okta"
+		h.url = "http://" + a[0].String() + "/mcp/" + server
 		h.admin = "http://" + a[1].String()
 	case err := <-h.done:
 		t.Fatalf("gateway did not start: %v", err)
@@ -89,7 +96,6 @@ func start(t *testing.T, policyJSON string) *harness {
 			t.Errorf("Run: %v", err)
 		}
 	})
-	return h
 }
 
 // testAdminToken is the harness gateways' admin token.
