@@ -164,7 +164,7 @@ func reorder(args []string) []string {
 
 func isBoolFlag(a string) bool {
 	name := strings.TrimLeft(a, "-")
-	return name == "json" || name == "h" || name == "help"
+	return name == "json" || name == "h" || name == "help" || name == "trusted" || name == "force"
 }
 
 func stamp(t *time.Time) string {
