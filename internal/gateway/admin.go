@@ -319,6 +319,7 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	api.HandleFunc("GET /api/v1/overview", g.overview)
 	g.policyRoutes(api)
 	g.pinRoutes(api)
+	g.catalogRoutes(api)
 	mux.Handle("/api/", g.requireAdmin(api))
 }
 
