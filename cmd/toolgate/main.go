@@ -51,6 +51,7 @@ func init() {
 		{"grant", "toolgate grant create|list|revoke", "agent credentials: labelled, revocable bearer tokens", runGrant},
 		{"counters", "toolgate counters [--json]", "budgets in use in the running gateway", runCounters},
 		{"init", "toolgate init [--from CLIENT_CONFIG] [--dir DIR]", "write a config and a recommended policy per server from an MCP client's config", runInit},
+		{"pins", "toolgate pins list | accept SERVER TOOL", "tool definitions as first seen, and changes waiting to be accepted", runPins},
 		{"scan", "toolgate scan SERVER | -- CMD... | --url URL", "classify a server's tools by risk and show what the policy does with each", runScan},
 		{"bench", "toolgate bench [--sessions N] [--duration D] [--json]", "measure a fast upstream directly and through the gateway, side by side", runBench},
 		{"version", "toolgate version", "print the version", runVersion},

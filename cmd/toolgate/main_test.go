@@ -22,6 +22,18 @@ func TestMain(m *testing.M) {
 				os.Exit(1)
 			}
 		},
+		// A stdio MCP server whose one tool, lookup, is described by
+		// $TOOL_DESC: a server that can redefine a tool between runs.
+		"changing-stdio": func() {
+			s := mcp.NewServer(&mcp.Implementation{Name: "directory"}, nil)
+			s.AddTool(&mcp.Tool{Name: "lookup", Description: os.Getenv("TOOL_DESC"), InputSchema: map[string]any{"type": "object"}},
+				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+					return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "found"}}}, nil
+				})
+			if err := s.Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+				os.Exit(1)
+			}
+		},
 	})
 }
 

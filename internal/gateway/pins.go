@@ -8,9 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/toolgate/toolgate/internal/catalog"
+	"github.com/toolgate/toolgate/internal/catalog/pgpin"
+	"github.com/toolgate/toolgate/internal/catalog/sqlitepin"
+	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/proxy"
 )
 
@@ -225,4 +229,33 @@ func AcceptPin(ctx context.Context, st catalog.PinStore, server, tool, digest, b
 		}
 	}
 	return st.Accept(ctx, server, tool, digest, by, at)
+}
+
+// OpenPins opens the tool pin store cfg names, for commands: PostgreSQL
+// when configured, else the embedded store in the state directory.
+func OpenPins(ctx context.Context, cfg *config.Config) (catalog.PinStore, error) {
+	if cfg.Postgres == "" {
+		return sqlitepin.Open(ctx, cfg.State, nil)
+	}
+	pool, err := pgxpool.New(ctx, cfg.Postgres)
+	if err != nil {
+		return nil, fmt.Errorf("tool pin store: postgres: %w", err)
+	}
+	st, err := pgpin.Open(ctx, pool, nil)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("tool pin store: postgres: %w", err)
+	}
+	return &pooledPins{PinStore: st, pool: pool}, nil
+}
+
+type pooledPins struct {
+	catalog.PinStore
+	pool *pgxpool.Pool
+}
+
+func (p *pooledPins) Close() error {
+	err := p.PinStore.Close()
+	p.pool.Close()
+	return err
 }
