@@ -320,6 +320,7 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	g.policyRoutes(api)
 	g.pinRoutes(api)
 	g.catalogRoutes(api)
+	g.approvalRoutes(api)
 	mux.Handle("/api/", g.requireAdmin(api))
 }
 

@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -12,8 +11,8 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/toolgate/toolgate/internal/approval"
 	"github.com/toolgate/toolgate/internal/catalog"
-	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
 )
 
@@ -33,6 +32,27 @@ type outcome struct {
 	status    string        // the upstream's answer: ok, tool_error, error
 	upstream  time.Duration // forwarding until the upstream answered
 	waited    time.Duration // holding for a person's decision
+
+	approvalID string          // the approval the call waited on or used
+	decidedBy  *approvalRecord // who decided it, when decided
+}
+
+// approvalRecord is who decided a call's approval, when and why.
+type approvalRecord struct {
+	ID, By, Reason, Via string
+	At                  time.Time
+}
+
+// approved notes a call let through by a person's approval.
+func (o *outcome) approved(a *approval.Approval) {
+	o.decision = "approved"
+	o.note(a)
+}
+
+// note records who decided a call's approval.
+func (o *outcome) note(a *approval.Approval) {
+	o.approvalID = a.ID
+	o.decidedBy = &approvalRecord{ID: a.ID, By: a.DecidedBy, Reason: a.DecisionReason, Via: a.Via, At: a.DecidedAt}
 }
 
 // counterUse is one budget a call spent from.
@@ -107,19 +127,9 @@ func headerOf(c *proxy.Call) http.Header {
 	return c.Extra.Header
 }
 
-// hold is where a call that needs a person's approval waits for one. It
-// returns nil when the call may go on, or the result to return instead.
-func (e *enforcer) hold(ctx context.Context, c *proxy.Call, in *policy.Input, d *policy.Decision, o *outcome, log *slog.Logger) *mcp.CallToolResult {
-	log.Info("call denied: approval required but approvals are not enabled")
-	return o.deny(denial(c.Params.Name, "requires a person's approval, and approvals are not enabled on this gateway", d.Rule))
-}
-
 // record writes the call's audit record.
 func (e *enforcer) record(ctx context.Context, c *proxy.Call, o *outcome, overhead time.Duration) {
 }
-
-// pendingApprovals counts approvals awaiting a decision.
-func (g *Gateway) pendingApprovals(ctx context.Context) int { return 0 }
 
 // recordChange records that a tool's definition changed since it was
 // pinned.

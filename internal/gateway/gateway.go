@@ -23,6 +23,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/toolgate/toolgate/internal/approval"
 	"github.com/toolgate/toolgate/internal/catalog"
 	"github.com/toolgate/toolgate/internal/catalog/pgpin"
 	"github.com/toolgate/toolgate/internal/catalog/sqlitepin"
@@ -69,6 +70,10 @@ type Options struct {
 	Tracing *telemetry.Tracing
 	// Version is the gateway's version, as traces report it.
 	Version string
+	// Approvals is the approval store; nil means PostgreSQL when
+	// configured, else the embedded one in the state directory, else
+	// memory.
+	Approvals approval.Store
 	// Pins is the tool pin store; nil means PostgreSQL when configured,
 	// else the embedded one in the state directory, else none.
 	Pins catalog.PinStore
@@ -102,6 +107,7 @@ type Gateway struct {
 	ownsPins   bool
 	pinCache   pinCache
 	pool       *pgxpool.Pool // shared PostgreSQL, when configured
+	approvals  *approvals
 	metrics    *telemetry.Metrics
 	upstreams  prometheus.Collector
 	tracing    *telemetry.Tracing
@@ -257,6 +263,9 @@ func (g *Gateway) openStores(cfg *config.Config) error {
 			return fmt.Errorf("tool pin store: %w", err)
 		}
 		g.pins, g.ownsPins = st, true
+	}
+	if err := g.openApprovals(cfg); err != nil {
+		return err
 	}
 	if g.grants == nil && cfg.Auth.Mode == "grants" {
 		return errors.New(`auth "grants" needs a state directory for its grants`)
@@ -529,6 +538,9 @@ func (g *Gateway) Close() {
 			g.logger.Error("closing the budget store", "error", err)
 		}
 	}
+	if g.approvals != nil {
+		g.approvals.close(g.logger)
+	}
 	if g.ownsPins {
 		if err := g.pins.Close(); err != nil {
 			g.logger.Error("closing the tool pin store", "error", err)
@@ -624,6 +636,11 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 			g.logger.Warn("LISTENING WITHOUT TLS ON A NON-LOOPBACK ADDRESS: credentials and calls cross the network in the clear; configure tls or terminate TLS in front", "listener", l.what, "addr", l.ln.Addr().String())
 		}
 	}
+	adminScheme := "http"
+	if cfg.Admin.TLS != nil {
+		adminScheme = "https"
+	}
+	g.startNotifier(cfg, adminScheme+"://"+adminLn.Addr().String())
 	if ready != nil {
 		ready(agentLn.Addr(), adminLn.Addr())
 	}
@@ -639,6 +656,7 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { g.watch(watchCtx) })
+	wg.Go(func() { g.expireApprovals(watchCtx, 30*time.Second) })
 
 	var runErr error
 	select {

@@ -51,13 +51,19 @@ func writeFile(t *testing.T, path, data string) {
 
 func start(t *testing.T, policyJSON string) *harness {
 	t.Helper()
+	return startWith(t, policyJSON, "")
+}
+
+// startWith adds extra top-level config fields (`"key": value,`).
+func startWith(t *testing.T, policyJSON, extra string) *harness {
+	t.Helper()
 	h := &harness{t: t, dir: t.TempDir(), sim: oktasim.New(nil)}
 	upstream := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return h.sim.Server() }, nil))
 	t.Cleanup(upstream.Close)
 	writeFile(t, filepath.Join(h.dir, "okta.json"), policyJSON)
 	writeFile(t, filepath.Join(h.dir, "toolgate.json"), `{
   "listen": "127.0.0.1:0",
-  "auth": "none",
+  "auth": "none",`+extra+`
   "admin": {"listen": "127.0.0.1:0"},
   "mcpServers": {"okta": {"url": "`+upstream.URL+`", "policy": "okta.json"}}
 }`)

@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+
+	"github.com/toolgate/toolgate/internal/approval"
 )
 
 // Handler returns the agent-facing HTTP handler: /mcp/NAME (Streamable
@@ -43,6 +46,16 @@ func (g *Gateway) AdminHandler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", g.metrics.Handler())
+	mux.HandleFunc("/approvals/", func(w http.ResponseWriter, r *http.Request) {
+		links := g.approvals.links.Load()
+		if links == nil {
+			http.NotFound(w, r)
+			return
+		}
+		h := &approval.LinkHandler{Links: links, Decider: g.approvals.hub, Now: g.now,
+			Logf: func(format string, args ...any) { g.logger.Warn(fmt.Sprintf(format, args...)) }}
+		h.ServeHTTP(w, r)
+	})
 	g.adminRoutes(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		servers := *g.servers.Load()
