@@ -28,7 +28,7 @@ import (
 const approvalPolicy = `{"version": "1", "default": "deny", "tools": {
 	"deactivate_user": {"action": "approve", "timeout": "20s"},
 	"suspend_user": {"action": "approve", "timeout": "300ms"},
-	"unsuspend_user": {"action": "approve", "elicit": true, "timeout": "20s"},
+	"get_user": {"action": "approve", "elicit": true, "timeout": "20s"},
 	"provision_applications": {"approve_if": ["size(args.userIds) > 2"], "timeout": "20s",
 		"limits": [{"counter": "grants", "window": "minute", "max": 100, "scope": "server"}]}}}`
 
@@ -259,22 +259,23 @@ func TestApprovalElicitation(t *testing.T) {
 					return tc.answer, nil
 				},
 			})
-			cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: h.url}, nil)
+			// Servers may ask while serving a request up to 2025-11-25.
+			cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: h.url}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer cs.Close()
-			before := h.sim.Calls("unsuspend_user")
-			r := call(cs, "unsuspend_user", map[string]any{"userId": h.sim.UserIDs()[2]})
+			before := h.sim.Calls("get_user")
+			r := call(cs, "get_user", map[string]any{"userId": h.sim.UserIDs()[2]})
 			msg, _ := asked.Load().(string)
-			if !strings.Contains(msg, "unsuspend_user") {
+			if !strings.Contains(msg, "get_user") {
 				t.Errorf("the user was asked %q; want the tool named", msg)
 			}
 			if r.ok != tc.wantOK {
 				t.Errorf("call = %+v; want ok=%v", r, tc.wantOK)
 			}
-			if want := before + map[bool]int64{true: 1, false: 0}[tc.wantOK]; h.sim.Calls("unsuspend_user") != want {
-				t.Errorf("upstream calls = %d; want %d", h.sim.Calls("unsuspend_user"), want)
+			if want := before + map[bool]int64{true: 1, false: 0}[tc.wantOK]; h.sim.Calls("get_user") != want {
+				t.Errorf("upstream calls = %d; want %d", h.sim.Calls("get_user"), want)
 			}
 			var decided []*approval.Approval
 			h.api("GET", "/api/v1/approvals?limit=1", nil, &decided)

@@ -22,7 +22,7 @@ func (c *Call) CanElicit() bool {
 		return false
 	}
 	p := c.ss.InitializeParams()
-	return p != nil && p.Capabilities != nil && p.Capabilities.Elicitation != nil
+	return p != nil && p.Capabilities != nil && p.Capabilities.Elicitation != nil && p.ProtocolVersion < "2026-07-28"
 }
 
 // Elicit asks the agent's user for input through the client, on the
