@@ -321,6 +321,7 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	g.pinRoutes(api)
 	g.catalogRoutes(api)
 	g.approvalRoutes(api)
+	g.auditRoutes(api)
 	mux.Handle("/api/", g.requireAdmin(api))
 }
 

@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/toolgate/toolgate/internal/approval"
-	"github.com/toolgate/toolgate/internal/catalog"
+	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/proxy"
 )
 
@@ -20,13 +20,14 @@ import (
 // that made it, the budgets spent and the upstream's answer. It becomes the
 // call's audit record, metrics and span.
 type outcome struct {
-	start    time.Time
-	id       *Identity
-	args     map[string]any
-	decision string // allow, deny, hidden, limited, approved, approval_pending, approval_denied, error
-	rule     string
-	message  string
-	counters []counterUse
+	start     time.Time
+	requestID string
+	id        *Identity
+	args      map[string]any
+	decision  string // allow, deny, hidden, limited, approved, approval_pending, approval_denied, error
+	rule      string
+	message   string
+	counters  []audit.CounterUse
 
 	forwarded bool
 	status    string        // the upstream's answer: ok, tool_error, error
@@ -55,16 +56,10 @@ func (o *outcome) note(a *approval.Approval) {
 	o.decidedBy = &approvalRecord{ID: a.ID, By: a.DecidedBy, Reason: a.DecisionReason, Via: a.Via, At: a.DecidedAt}
 }
 
-// counterUse is one budget a call spent from.
-type counterUse struct {
-	Counter, Scope, Key string
-	Cost, Max           int64
-	Window              time.Duration
-}
-
 // deny notes a denial result built by denial.
 func (o *outcome) deny(r *mcp.CallToolResult) *mcp.CallToolResult {
 	if m, ok := r.Meta["toolgate/decision"].(map[string]any); ok {
+		m["request_id"] = o.requestID
 		o.decision, _ = m["decision"].(string)
 		o.rule, _ = m["rule"].(string)
 		o.message, _ = m["reason"].(string)
@@ -125,13 +120,4 @@ func headerOf(c *proxy.Call) http.Header {
 		return nil
 	}
 	return c.Extra.Header
-}
-
-// record writes the call's audit record.
-func (e *enforcer) record(ctx context.Context, c *proxy.Call, o *outcome, overhead time.Duration) {
-}
-
-// recordChange records that a tool's definition changed since it was
-// pinned.
-func (e *enforcer) recordChange(ctx context.Context, tool string, pin catalog.Pin) {
 }

@@ -27,7 +27,7 @@ type enforcer struct {
 
 func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 	return func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {
-		o := &outcome{start: e.g.now()}
+		o := &outcome{start: e.g.now(), requestID: newRequestID()}
 		ctx, span := e.g.tracing.Start(ctx, "tools/call "+c.Params.Name, headerOf(c),
 			attribute.String("mcp.server", e.server), attribute.String("mcp.tool", c.Params.Name))
 		res, err := e.enforce(ctx, c, o, func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/toolgate/toolgate/internal/approval"
+	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/catalog"
 	"github.com/toolgate/toolgate/internal/catalog/pgpin"
 	"github.com/toolgate/toolgate/internal/catalog/sqlitepin"
@@ -70,6 +71,9 @@ type Options struct {
 	Tracing *telemetry.Tracing
 	// Version is the gateway's version, as traces report it.
 	Version string
+	// Audit is the audit store; nil means PostgreSQL when configured, else
+	// the embedded one in the state directory, else none.
+	Audit audit.Store
 	// Approvals is the approval store; nil means PostgreSQL when
 	// configured, else the embedded one in the state directory, else
 	// memory.
@@ -108,6 +112,9 @@ type Gateway struct {
 	pinCache   pinCache
 	pool       *pgxpool.Pool // shared PostgreSQL, when configured
 	approvals  *approvals
+	audit      *audit.Writer // nil: no audit trail
+	auditStore audit.Store
+	ownsAudit  bool
 	metrics    *telemetry.Metrics
 	upstreams  prometheus.Collector
 	tracing    *telemetry.Tracing
@@ -265,6 +272,9 @@ func (g *Gateway) openStores(cfg *config.Config) error {
 		g.pins, g.ownsPins = st, true
 	}
 	if err := g.openApprovals(cfg); err != nil {
+		return err
+	}
+	if err := g.openAudit(cfg); err != nil {
 		return err
 	}
 	if g.grants == nil && cfg.Auth.Mode == "grants" {
@@ -541,6 +551,7 @@ func (g *Gateway) Close() {
 	if g.approvals != nil {
 		g.approvals.close(g.logger)
 	}
+	g.closeAudit()
 	if g.ownsPins {
 		if err := g.pins.Close(); err != nil {
 			g.logger.Error("closing the tool pin store", "error", err)
@@ -657,6 +668,7 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 	var wg sync.WaitGroup
 	wg.Go(func() { g.watch(watchCtx) })
 	wg.Go(func() { g.expireApprovals(watchCtx, 30*time.Second) })
+	wg.Go(func() { g.prune(watchCtx) })
 
 	var runErr error
 	select {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/limit"
 	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
@@ -118,9 +119,9 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 		}
 		charges[i] = limit.Charge{Key: budgetKey(e.server, l, id, c.Session), Window: l.Window, Max: l.Max, Cost: cost}
 	}
-	o.counters = make([]counterUse, len(d.Limits))
+	o.counters = make([]audit.CounterUse, len(d.Limits))
 	for i, l := range d.Limits {
-		o.counters[i] = counterUse{Counter: l.Counter, Scope: l.Scope.String(), Key: charges[i].Key, Cost: charges[i].Cost, Max: l.Max, Window: l.Window}
+		o.counters[i] = audit.CounterUse{Counter: l.Counter, Rule: l.Rule, Scope: l.Scope.String(), Key: charges[i].Key, Cost: charges[i].Cost, Max: l.Max, Window: l.Window}
 	}
 	res, err := e.g.limits.Take(ctx, e.g.now(), charges)
 	if err != nil {
@@ -154,6 +155,7 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 	e.g.metrics.Refused(e.server, l.Counter, l.Scope.String())
 	o.deny(r)
 	o.counters = o.counters[res.Denied : res.Denied+1]
+	o.counters[0].Denied = true
 	return r
 }
 

@@ -131,4 +131,8 @@ func TestWarnPinningFlagsButServes(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return strings.Contains(string(b), `toolgate_tool_definition_changes_total{server="dir",tool="lookup"} 1`)
 	})
+	recs := h.records("decision=tool_changed")
+	if len(recs) != 1 || recs[0].Tool != "lookup" || recs[0].Server != "dir" || !strings.Contains(recs[0].Message, "changed since it was pinned") {
+		t.Errorf("audit records of the change = %+v", recs)
+	}
 }
