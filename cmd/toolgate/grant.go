@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -226,6 +227,7 @@ func (b *stateBackend) close() { _ = b.store.Close() }
 // adminBackend acts through a running gateway's admin API.
 type adminBackend struct {
 	base, token string
+	via         string // how decisions are made, for the record ("cli")
 }
 
 func (b *adminBackend) do(ctx context.Context, method, path string, body, out any) error {
@@ -243,6 +245,9 @@ func (b *adminBackend) do(ctx context.Context, method, path string, body, out an
 	}
 	req.Header.Set("Authorization", "Bearer "+b.token)
 	req.Header.Set("Content-Type", "application/json")
+	if b.via != "" {
+		req.Header.Set("X-Toolgate-Via", b.via)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
@@ -278,3 +283,33 @@ func (b *adminBackend) revoke(ctx context.Context, ref string) (*gateway.GrantVi
 }
 
 func (b *adminBackend) close() {}
+
+// stream GETs path and calls line for each line of the answer (JSONL).
+func (b *adminBackend) stream(ctx context.Context, path string, line func([]byte) error) error {
+	req, err := http.NewRequestWithContext(ctx, "GET", b.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+b.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		var e struct{ Error string }
+		if json.Unmarshal(data, &e) == nil && e.Error != "" {
+			return fmt.Errorf("%s", e.Error)
+		}
+		return fmt.Errorf("admin API: %s", resp.Status)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		if err := line(sc.Bytes()); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
