@@ -38,7 +38,9 @@ func (s storeSource) query(ctx context.Context, f audit.Filter) ([]*audit.Record
 	return s.st.Query(ctx, f)
 }
 
-func (s storeSource) verify(ctx context.Context) (*audit.VerifyReport, error) { return s.st.Verify(ctx) }
+func (s storeSource) verify(ctx context.Context) (*audit.VerifyReport, error) {
+	return s.st.Verify(ctx)
+}
 
 type apiSource struct{ b *adminBackend }
 
