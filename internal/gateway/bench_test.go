@@ -2,10 +2,17 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/limit"
 	"github.com/toolgate/toolgate/internal/limit/redislimit"
 	"github.com/toolgate/toolgate/internal/limit/sqlitelimit"
@@ -67,6 +74,55 @@ func BenchmarkDecideAndCharge(b *testing.B) {
 				if r, err := st.Take(ctx, time.Now(), charges); err != nil || !r.OK {
 					b.Fatalf("Take = %v, %v", r, err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkInterceptAudit measures the gateway's whole part of one admitted
+// call (bounds, decision, budget, metrics, span, audit record) with the
+// audit trail off, on in the default batched mode, and in sync mode where
+// each record is durable before the answer leaves. The upstream is a
+// function that answers at once.
+func BenchmarkInterceptAudit(b *testing.B) {
+	for _, mode := range []string{"off", "batched", "sync"} {
+		b.Run(mode, func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "okta.json"), []byte(`{"version": "1", "default": "deny",
+  "tools": {"provision_applications": {"limits": [
+    {"counter": "provision_applications_rate", "window": "minute", "max": 1000000000000, "scope": "grant"}]}}}`), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			cfg, err := config.Parse(filepath.Join(dir, "toolgate.json"), []byte(`{"auth": "none", "pin": "off",
+  "audit": {"sync": `+strconv.FormatBool(mode == "sync")+`},
+  "mcpServers": {"okta": {"url": "http://127.0.0.1:1/mcp", "policy": "okta.json"}}}`), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			g, err := New(cfg, &Options{Notice: io.Discard, Getenv: testGetenv, PollInterval: -1, Limits: limit.NewMemory(nil)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer g.Close()
+			if mode == "off" {
+				g.audit = nil
+			}
+			enf := (*g.servers.Load())["okta"].enf
+			answer := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ok"}}}
+			h := enf.intercept(func(context.Context, *proxy.Call) (*mcp.CallToolResult, error) { return answer, nil })
+			sess := &proxy.Session{ID: "s1", Server: "okta"}
+			args := json.RawMessage(`{"userIds": ["u1", "u2"], "applicationIds": ["a1"]}`)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				c := &proxy.Call{Session: sess, Params: &mcp.CallToolParamsRaw{Name: "provision_applications", Arguments: args}}
+				if res, err := h(ctx, c); err != nil || res.IsError {
+					b.Fatalf("call = %v, %v", res, err)
+				}
+			}
+			b.StopTimer()
+			if err := g.FlushAudit(ctx); err != nil {
+				b.Fatal(err)
 			}
 		})
 	}
