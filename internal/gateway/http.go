@@ -1,11 +1,13 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/toolgate/toolgate/internal/approval"
 )
@@ -69,11 +71,39 @@ func (g *Gateway) AdminHandler() http.Handler {
 				ready = false
 			}
 		}
+		stores := g.storeHealth(r.Context())
+		for _, v := range stores {
+			if v != "up" {
+				ready = false
+			}
+		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "servers": status})
+		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "servers": status, "stores": stores})
 	})
 	return mux
+}
+
+// storeHealth checks the shared stores (Redis, PostgreSQL): "up", or
+// "down: why".
+func (g *Gateway) storeHealth(ctx context.Context) map[string]string {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	out := map[string]string{}
+	check := func(name string, err error) {
+		if err != nil {
+			out[name] = "down: " + err.Error()
+		} else {
+			out[name] = "up"
+		}
+	}
+	if p, ok := g.limits.(interface{ Ping(context.Context) error }); ok {
+		check("redis", p.Ping(ctx))
+	}
+	if g.pool != nil {
+		check("postgres", g.pool.Ping(ctx))
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -169,5 +170,30 @@ func TestTracing(t *testing.T) {
 	defer mu.Unlock()
 	if !slices.Contains(upstreamParents, want) {
 		t.Errorf("upstream traceparents = %q; want one of %q (the call's span)", upstreamParents, want)
+	}
+}
+
+// TestReadyzChecksStores: a replica whose shared budget store does not
+// answer is not ready, and says why.
+func TestReadyzChecksStores(t *testing.T) {
+	h := startWith(t, `{"version": "1", "default": "allow"}`, `"redis": "redis://127.0.0.1:1/0",`)
+	if err := h.g.Front("okta").WaitReady(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(h.admin + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Ready   bool
+		Servers map[string]string
+		Stores  map[string]string
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Ready || body.Servers["okta"] != "up" || !strings.HasPrefix(body.Stores["redis"], "down: ") {
+		t.Errorf("readyz = %d %+v; want 503 naming the budget store", resp.StatusCode, body)
 	}
 }
