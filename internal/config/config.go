@@ -56,7 +56,10 @@ type Config struct {
 	RateLimits RateLimits
 	Redis      string // URL of a shared Redis for counters; "" for none
 	Postgres   string // URL or DSN of a shared PostgreSQL for records; "" for none
-	Log        Log
+	// PostgresSchema is the schema of the gateway's tables in Postgres;
+	// "public" by default. Gateways share state when they share it.
+	PostgresSchema string
+	Log            Log
 	// Audit configures the audit trail.
 	Audit Audit
 	// Approvals configures how people are asked to decide held calls.
@@ -285,7 +288,7 @@ func (r *reader) config(root *source.Node) *Config {
 		},
 		Pin: "warn",
 	}
-	f := r.d.Fields(root, "listen", "state", "auth", "admin", "tls", "allowed_origins", "bounds", "rate_limits", "redis", "postgres", "log", "audit", "approvals", "tracing", "pin", "mcpServers")
+	f := r.d.Fields(root, "listen", "state", "auth", "admin", "tls", "allowed_origins", "bounds", "rate_limits", "redis", "postgres", "postgres_schema", "log", "audit", "approvals", "tracing", "pin", "mcpServers")
 	if f == nil {
 		return c
 	}
@@ -336,6 +339,13 @@ func (r *reader) config(root *source.Node) *Config {
 			r.storeURL(f["postgres"], s, "postgres", "postgresql")
 		}
 		c.Postgres = s
+	}
+	c.PostgresSchema = "public"
+	if s, ok := r.str(f["postgres_schema"]); ok {
+		if !schemaName.MatchString(s) {
+			r.d.Errorf(f["postgres_schema"].Pos, "postgres_schema %q: use 1 to 40 of a-z, 0-9 and _", s)
+		}
+		c.PostgresSchema = s
 	}
 	if n := f["log"]; n != nil {
 		lf := r.d.Fields(n, "format", "level")
@@ -414,6 +424,9 @@ func (r *reader) auth(n *source.Node, a *Auth) bool {
 	r.d.WrongKind(n, `"none", "grants" or an object {"oauth": {…}}`)
 	return false
 }
+
+// schemaName is what a PostgreSQL schema may be called here.
+var schemaName = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
 
 // serverName is what a server may be called: a URL path segment that needs
 // no escaping.

@@ -52,15 +52,16 @@ func TestParseDesignExample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		Listen:    "127.0.0.1:8080",
-		State:     "/etc/toolgate/toolgate-data",
-		Auth:      Auth{Mode: "grants"},
-		Admin:     Admin{Listen: "127.0.0.1:8081"},
-		Log:       Log{Format: "text", Level: "info"},
-		Bounds:    DefaultBounds(),
-		Audit:     Audit{Arguments: "keys", Retention: DefaultRetention},
-		Approvals: Approvals{Expire: DefaultApprovalExpire},
-		Pin:       "warn",
+		Listen:         "127.0.0.1:8080",
+		State:          "/etc/toolgate/toolgate-data",
+		Auth:           Auth{Mode: "grants"},
+		Admin:          Admin{Listen: "127.0.0.1:8081"},
+		Log:            Log{Format: "text", Level: "info"},
+		Bounds:         DefaultBounds(),
+		Audit:          Audit{Arguments: "keys", Retention: DefaultRetention},
+		Approvals:      Approvals{Expire: DefaultApprovalExpire},
+		Pin:            "warn",
+		PostgresSchema: "public",
 		Servers: []*Server{
 			{
 				Name:    "okta",

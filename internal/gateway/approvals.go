@@ -44,7 +44,7 @@ func (g *Gateway) openApprovals(cfg *config.Config) error {
 	case g.opts.Approvals != nil:
 		a.store = g.opts.Approvals
 	case g.pool != nil:
-		st, err := pgapproval.Open(context.Background(), g.pool, nil)
+		st, err := pgapproval.Open(context.Background(), g.pool, &pgapproval.Options{Schema: cfg.PostgresSchema})
 		if err != nil {
 			return fmt.Errorf("approval store: %w", err)
 		}
@@ -519,7 +519,7 @@ func OpenApprovals(ctx context.Context, cfg *config.Config) (approval.Store, err
 	if err != nil {
 		return nil, fmt.Errorf("approval store: postgres: %w", err)
 	}
-	st, err := pgapproval.Open(ctx, pool, nil)
+	st, err := pgapproval.Open(ctx, pool, &pgapproval.Options{Schema: cfg.PostgresSchema})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("approval store: postgres: %w", err)

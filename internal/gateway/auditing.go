@@ -30,7 +30,7 @@ func (g *Gateway) openAudit(cfg *config.Config) error {
 	switch {
 	case st != nil:
 	case g.pool != nil:
-		s, err := pgaudit.Open(context.Background(), g.pool, nil)
+		s, err := pgaudit.Open(context.Background(), g.pool, &pgaudit.Options{Schema: cfg.PostgresSchema})
 		if err != nil {
 			return fmt.Errorf("audit store: %w", err)
 		}
@@ -199,7 +199,7 @@ func OpenAudit(ctx context.Context, cfg *config.Config) (audit.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit store: postgres: %w", err)
 	}
-	st, err := pgaudit.Open(ctx, pool, nil)
+	st, err := pgaudit.Open(ctx, pool, &pgaudit.Options{Schema: cfg.PostgresSchema})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("audit store: postgres: %w", err)

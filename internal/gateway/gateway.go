@@ -94,6 +94,9 @@ type Gateway struct {
 	servers atomic.Pointer[map[string]*server] // name → server; replaced whole
 	stamps  map[string]stamp                   // guarded by mu: files as last read
 
+	policyVersions   map[string]string // guarded by mu: server → version of the policy in force
+	policyTableReady bool              // guarded by mu
+
 	reloads atomic.Int64
 
 	grants     grant.Store
@@ -133,7 +136,7 @@ type server struct {
 // there is no old policy to fall back on. The upstreams are connected in the
 // background; Close stops them.
 func New(cfg *config.Config, opts *Options) (*Gateway, error) {
-	g := &Gateway{stamps: make(map[string]stamp)}
+	g := &Gateway{stamps: make(map[string]stamp), policyVersions: make(map[string]string)}
 	if opts != nil {
 		g.opts = *opts
 	}
@@ -166,19 +169,28 @@ func New(cfg *config.Config, opts *Options) (*Gateway, error) {
 		}
 		g.tracing, g.ownsTrace = t, true
 	}
+	if cfg.Postgres != "" {
+		pool, err := pgxpool.New(context.Background(), cfg.Postgres)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: %w", err)
+		}
+		g.pool = pool
+	}
 	policies := make(map[string]*policy.Policy)
 	var errs []error
 	for _, sc := range cfg.Servers {
-		p, err := g.loadPolicy(sc)
+		p, err := g.loadPolicy(sc, false)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		policies[sc.Name] = p
 	}
 	if err := errors.Join(errs...); err != nil {
+		g.closePool()
 		return nil, err
 	}
 	if err := g.openStores(cfg); err != nil {
+		g.closePool()
 		return nil, err
 	}
 	servers := make(map[string]*server)
@@ -245,18 +257,11 @@ func (g *Gateway) openStores(cfg *config.Config) error {
 		}
 		g.ownsLimits = true
 	}
-	if cfg.Postgres != "" {
-		pool, err := pgxpool.New(context.Background(), cfg.Postgres)
-		if err != nil {
-			return fmt.Errorf("postgres: %w", err)
-		}
-		g.pool = pool
-	}
 	switch {
 	case g.opts.Pins != nil:
 		g.pins = g.opts.Pins
 	case g.pool != nil:
-		st, err := pgpin.Open(context.Background(), g.pool, nil)
+		st, err := pgpin.Open(context.Background(), g.pool, &pgpin.Options{Schema: cfg.PostgresSchema})
 		if err != nil {
 			return fmt.Errorf("tool pin store: %w", err)
 		}
@@ -337,20 +342,27 @@ func specOf(sc *config.Server) *proxy.Spec {
 
 // loadPolicy reads and parses a server's policy file; a server without one
 // gets nil (everything passes).
-func (g *Gateway) loadPolicy(sc *config.Server) (*policy.Policy, error) {
+func (g *Gateway) loadPolicy(sc *config.Server, fileEdited bool) (*policy.Policy, error) {
 	if sc.Policy == "" {
 		return nil, nil
 	}
 	g.stamps[sc.Policy] = stampOf(sc.Policy)
-	data, err := os.ReadFile(sc.Policy)
+	data, version, err := g.policyText(sc, fileEdited)
 	if err != nil {
-		return nil, fmt.Errorf("server %s: %w", sc.Name, err)
+		return nil, err
 	}
 	p, err := policy.Parse(sc.Policy, data)
 	if err != nil {
 		return nil, err
 	}
+	g.policyVersions[sc.Name] = version
 	return p, nil
+}
+
+func (g *Gateway) closePool() {
+	if g.pool != nil {
+		g.pool.Close()
+	}
 }
 
 // Grants returns the grant store.
@@ -418,8 +430,8 @@ func (g *Gateway) reload(force bool) error {
 		if cur != nil && reflect.DeepEqual(specOf(cur.conf), specOf(sc)) {
 			// Same upstream: keep its sessions, and update the policy if
 			// its file (or which file) changed.
-			if sc.Policy != cur.conf.Policy || (sc.Policy != "" && (force || g.changed(sc.Policy))) {
-				p, err := g.loadPolicy(sc)
+			if edited := sc.Policy != "" && g.changed(sc.Policy); sc.Policy != cur.conf.Policy || (sc.Policy != "" && (force || edited)) {
+				p, err := g.loadPolicy(sc, edited)
 				if err != nil {
 					g.logger.Error("policy rejected; the previous one stays in force", "server", sc.Name, "error", err)
 					errs = append(errs, err)
@@ -434,7 +446,7 @@ func (g *Gateway) reload(force bool) error {
 			next[sc.Name] = &keep
 			continue
 		}
-		p, err := g.loadPolicy(sc)
+		p, err := g.loadPolicy(sc, sc.Policy != "" && g.changed(sc.Policy))
 		if err != nil {
 			g.logger.Error("policy rejected; server not changed", "server", sc.Name, "error", err)
 			errs = append(errs, err)
@@ -518,6 +530,7 @@ func (g *Gateway) watch(ctx context.Context) {
 		if dirty {
 			_ = g.reload(false)
 		}
+		g.syncShared(ctx)
 		g.mu.Unlock()
 	}
 }
@@ -578,7 +591,7 @@ func OpenGrants(ctx context.Context, cfg *config.Config, oneShot bool) (grant.St
 	if err != nil {
 		return nil, fmt.Errorf("grant store: postgres: %w", err)
 	}
-	st, err := pggrant.Open(ctx, pool, &pggrant.Options{NoCache: oneShot})
+	st, err := pggrant.Open(ctx, pool, &pggrant.Options{NoCache: oneShot, Schema: cfg.PostgresSchema})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("grant store: postgres: %w", err)

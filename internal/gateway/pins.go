@@ -241,7 +241,7 @@ func OpenPins(ctx context.Context, cfg *config.Config) (catalog.PinStore, error)
 	if err != nil {
 		return nil, fmt.Errorf("tool pin store: postgres: %w", err)
 	}
-	st, err := pgpin.Open(ctx, pool, nil)
+	st, err := pgpin.Open(ctx, pool, &pgpin.Options{Schema: cfg.PostgresSchema})
 	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("tool pin store: postgres: %w", err)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/policy"
@@ -87,7 +89,14 @@ func (g *Gateway) SavePolicy(server, version string, text []byte) (string, error
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("read policy: %w", err)
 	}
-	if versionOf(cur) != version {
+	if g.pool != nil {
+		// The shared copy is the one to be current; the file follows it.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if v, err := g.saveShared(ctx, server, version, text, "admin API"); err != nil {
+			return v, err
+		}
+	} else if versionOf(cur) != version {
 		return versionOf(cur), ErrStaleVersion
 	}
 	if err := writeAtomic(sc.Policy, text, cur); err != nil {
@@ -157,6 +166,15 @@ func (g *Gateway) policyRoutes(api *http.ServeMux) {
 			return
 		case sc.Policy == "":
 			writeError(w, http.StatusNotFound, "server %q has no policy file", sc.Name)
+			return
+		}
+		if g.pool != nil {
+			text, version, err := g.sharedPolicy(r.Context(), sc.Name)
+			if err != nil {
+				writeError(w, http.StatusInternalServerError, "read shared policy: %v", err)
+				return
+			}
+			writeJSON(w, http.StatusOK, PolicyView{Server: sc.Name, Path: sc.Policy, Text: text, Version: version})
 			return
 		}
 		data, err := os.ReadFile(sc.Policy)

@@ -396,12 +396,9 @@ func TestOAuth(t *testing.T) {
 // made on one works on the other, and revoking it on the first refuses it on
 // the second at its next request.
 func TestGrantsSharedOnPostgres(t *testing.T) {
-	pg := os.Getenv("TOOLGATE_TEST_POSTGRES")
-	if pg == "" {
-		t.Skip("set TOOLGATE_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the shared-grants test")
-	}
+	pg, schema := pgSchema(t)
 	extra := fmt.Sprintf(`
-  "postgres": %q,`, pg)
+  "postgres": %q, "postgres_schema": %q,`, pg, schema)
 	a := startSecureWith(t, `"grants"`, extra)
 	b := startSecureWith(t, `"grants"`, extra)
 	label := "shared-" + fmt.Sprint(time.Now().UnixNano())
