@@ -175,7 +175,11 @@ func (e *enforcer) hold(ctx context.Context, c *proxy.Call, in *policy.Input, d 
 
 	a, err := g.approvals.store.FindPending(ctx, key, g.now())
 	if errors.Is(err, approval.ErrNotFound) {
-		a = approval.New(key, g.now(), g.now().Add(g.cfg.Load().Approvals.Expire))
+		expire := g.cfg.Load().Approvals.Expire
+		if expire <= 0 {
+			expire = config.DefaultApprovalExpire
+		}
+		a = approval.New(key, g.now(), g.now().Add(expire))
 		a.GrantLabel, a.Session, a.Rule, a.PolicyReason = glabel, c.Session.ID, d.Rule, d.Reason
 		a.Preview = preview(in.Args)
 		err = g.approvals.hub.Create(ctx, a)
