@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/grant"
+	"github.com/toolgate/toolgate/internal/web"
 )
 
 // AdminTokenEnv names the environment variable that sets the admin token
@@ -37,6 +39,51 @@ const adminTokenPrefix = "tga_"
 // adminAuth checks the admin credential.
 type adminAuth struct {
 	hash [32]byte
+	// secret keys what the gateway signs for admins (console sessions,
+	// approval links). Derived from the token itself when it comes from the
+	// environment, so that replicas sharing the token share it; otherwise
+	// random and kept in the state directory. Never from the hash, which
+	// whoever reads the state directory knows.
+	secret []byte
+}
+
+// key derives a key for one purpose from the admin secret.
+func (a *adminAuth) key(purpose string) []byte {
+	m := hmac.New(sha256.New, a.secret)
+	m.Write([]byte("toolgate " + purpose))
+	return m.Sum(nil)
+}
+
+// adminSecretFile keeps the signing secret of a gateway whose admin token
+// it made itself.
+func adminSecretFile(state string) string { return filepath.Join(state, "admin-secret") }
+
+// loadAdminSecret reads the state directory's signing secret, making one
+// the first time.
+func loadAdminSecret(state string) ([]byte, error) {
+	path := adminSecretFile(state)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		b, err := hex.DecodeString(strings.TrimSpace(string(data)))
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("admin secret %s is damaged: remove it to make a new one (console sessions and approval links made so far stop working)", path)
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(hex.EncodeToString(b)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("admin secret: %w", err)
+	}
+	return b, nil
 }
 
 func (a *adminAuth) check(token string) bool {
@@ -52,12 +99,18 @@ func adminTokenFile(state string) string { return filepath.Join(state, "admin-to
 // which is written to notice once.
 func loadAdminAuth(state string, getenv func(string) (string, bool), notice io.Writer, logger *slog.Logger) (*adminAuth, error) {
 	if tok, ok := getenv(AdminTokenEnv); ok && tok != "" {
-		return &adminAuth{hash: sha256.Sum256([]byte(tok))}, nil
+		m := hmac.New(sha256.New, []byte(tok))
+		m.Write([]byte("toolgate admin secret v1"))
+		return &adminAuth{hash: sha256.Sum256([]byte(tok)), secret: m.Sum(nil)}, nil
+	}
+	secret, err := loadAdminSecret(state)
+	if err != nil {
+		return nil, err
 	}
 	path := adminTokenFile(state)
 	data, err := os.ReadFile(path)
 	if err == nil {
-		var a adminAuth
+		a := adminAuth{secret: secret}
 		b, err := hex.DecodeString(strings.TrimSpace(string(data)))
 		if err != nil || len(b) != len(a.hash) {
 			return nil, fmt.Errorf("admin token hash %s is damaged: remove it to make a new token", path)
@@ -73,7 +126,7 @@ func loadAdminAuth(state string, getenv func(string) (string, bool), notice io.W
 		return nil, fmt.Errorf("admin token: %w", err)
 	}
 	token := adminTokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
-	a := &adminAuth{hash: sha256.Sum256([]byte(token))}
+	a := &adminAuth{hash: sha256.Sum256([]byte(token)), secret: secret}
 	if err := os.MkdirAll(state, 0o700); err != nil {
 		return nil, fmt.Errorf("admin token: %w", err)
 	}
@@ -322,6 +375,18 @@ func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	g.catalogRoutes(api)
 	g.approvalRoutes(api)
 	g.auditRoutes(api)
+	if g.admin != nil {
+		g.console = web.New(&web.Options{
+			AdminToken: g.admin.check,
+			Secure:     g.cfg.Load().Admin.TLS != nil,
+			Now:        g.now,
+			Key:        g.admin.key("console sessions"),
+			Logger:     g.logger.With("component", "console"),
+		})
+		mux.Handle("/api/", g.console.Guard(api, g.requireAdmin(api)))
+		mux.Handle("/", g.console.Handler())
+		return
+	}
 	mux.Handle("/api/", g.requireAdmin(api))
 }
 

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -87,9 +85,7 @@ func (g *Gateway) startNotifier(cfg *config.Config, adminBase string) {
 	}
 	// Replicas sharing the admin token share the key, so a link made by
 	// one is honoured by all.
-	mac := hmac.New(sha256.New, g.admin.hash[:])
-	mac.Write([]byte("toolgate approval links v1"))
-	links, err := approval.NewLinks(base, mac.Sum(nil))
+	links, err := approval.NewLinks(base, g.admin.key("approval links v1"))
 	if err != nil {
 		g.logger.Error("approval links disabled", "error", err)
 		return
@@ -437,8 +433,12 @@ func (g *Gateway) approvalRoutes(api *http.ServeMux) {
 				return
 			}
 			via := approval.ViaAPI
-			if r.Header.Get("X-Toolgate-Via") == approval.ViaCLI || r.Header.Get("X-Toolgate-Via") == approval.ViaConsole {
-				via = r.Header.Get("X-Toolgate-Via")
+			switch {
+			case r.Header.Get("Authorization") == "":
+				// Only a console session gets here without the token.
+				via = approval.ViaConsole
+			case r.Header.Get("X-Toolgate-Via") == approval.ViaCLI:
+				via = approval.ViaCLI
 			}
 			a, err := g.Decide(r.Context(), r.PathValue("id"), approve, req.By, req.Reason, via)
 			var de *approval.DecidedError

@@ -39,6 +39,7 @@ import (
 	"github.com/toolgate/toolgate/internal/policy"
 	"github.com/toolgate/toolgate/internal/proxy"
 	"github.com/toolgate/toolgate/internal/telemetry"
+	"github.com/toolgate/toolgate/internal/web"
 )
 
 // Options configure a [Gateway]. The zero value is usable.
@@ -115,6 +116,7 @@ type Gateway struct {
 	pinCache   pinCache
 	pool       *pgxpool.Pool // shared PostgreSQL, when configured
 	approvals  *approvals
+	console    *web.Console
 	audit      *audit.Writer // nil: no audit trail
 	auditStore audit.Store
 	ownsAudit  bool
