@@ -104,6 +104,7 @@ minute per agent, and every other tool is denied.
   Agent token    %s
   Policy file    %s
                  (edit and save it: the gateway reloads it at once)
+  Console        http://%s/  (sign in with the admin token below)
   Readiness      http://%s/readyz
 
 Add this to your MCP client's config (Claude Desktop, Cursor, VS Code...):
@@ -111,6 +112,6 @@ Add this to your MCP client's config (Claude Desktop, Cursor, VS Code...):
   %s
 %s
 Press Ctrl-C to stop.
-`, url, c.Token, policyPath, adminAddr, entry, notice.String())
+`, url, c.Token, policyPath, adminAddr, adminAddr, entry, notice.String())
 	})
 }
