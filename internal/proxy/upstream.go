@@ -67,7 +67,7 @@ func (s *Spec) dial(ctx, life context.Context, client *mcp.Client, version strin
 	opts := &mcp.ClientSessionOptions{ProtocolVersion: version}
 	switch s.transport() {
 	case TransportStdio:
-		env := os.Environ()
+		env := upstreamEnv(os.Environ())
 		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 			env = append(env, k+"="+s.Env[k])
 		}
