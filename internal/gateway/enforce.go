@@ -27,6 +27,8 @@ type enforcer struct {
 
 func (e *enforcer) intercept(next proxy.Handler) proxy.Handler {
 	return func(ctx context.Context, c *proxy.Call) (*mcp.CallToolResult, error) {
+		e.g.inflight.Add(1)
+		defer e.g.inflight.Add(-1)
 		o := &outcome{start: e.g.now(), requestID: newRequestID()}
 		ctx, span := e.g.tracing.Start(ctx, "tools/call "+c.Params.Name, headerOf(c),
 			attribute.String("mcp.server", e.server), attribute.String("mcp.tool", c.Params.Name))

@@ -98,7 +98,8 @@ type Gateway struct {
 	policyVersions   map[string]string // guarded by mu: server → version of the policy in force
 	policyTableReady bool              // guarded by mu
 
-	reloads atomic.Int64
+	reloads  atomic.Int64
+	inflight atomic.Int64 // tools/call being served
 
 	grants     grant.Store
 	ownsGrants bool
@@ -692,13 +693,15 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 	}
 	stopWatch()
 	wg.Wait()
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	shutCtx, cancel := context.WithTimeout(context.Background(), drainTimeout+5*time.Second)
 	defer cancel()
-	// Streams stay open until their sessions end; close the upstreams
-	// (which ends the sessions) once new requests are refused.
+	// New connections are refused at once; calls in flight get up to
+	// drainTimeout to finish. Streams stay open until their sessions end,
+	// so the upstreams (which end the sessions) are closed after that.
 	go func() {
 		_ = agentSrv.Shutdown(shutCtx)
 	}()
+	g.drain(drainTimeout)
 	_ = adminSrv.Shutdown(shutCtx)
 	g.Close()
 	_ = agentSrv.Close()
@@ -706,6 +709,23 @@ func (g *Gateway) Run(ctx context.Context, ready func(agent, admin net.Addr)) er
 		runErr = nil
 	}
 	return runErr
+}
+
+// drainTimeout bounds how long a stopping gateway waits for calls in
+// flight.
+const drainTimeout = 10 * time.Second
+
+// drain waits until no call is in flight, or max has passed.
+func (g *Gateway) drain(max time.Duration) {
+	deadline := time.Now().Add(max)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for g.inflight.Load() > 0 && time.Now().Before(deadline) {
+		<-t.C
+	}
+	if n := g.inflight.Load(); n > 0 {
+		g.logger.Warn("stopping with calls still in flight", "calls", n)
+	}
 }
 
 // upstreamStates reports each served upstream's health for the metrics.

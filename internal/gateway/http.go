@@ -39,7 +39,8 @@ func (g *Gateway) Handler() http.Handler {
 }
 
 // AdminHandler returns the admin HTTP handler: /healthz (the process is
-// serving), /readyz (every enabled upstream is connected), /metrics
+// serving), /readyz (the shared stores answer and an upstream is
+// connected), /metrics
 // (Prometheus; like the probes it needs no credential) and the admin API.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
@@ -60,20 +61,25 @@ func (g *Gateway) AdminHandler() http.Handler {
 	})
 	g.adminRoutes(mux)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		// Ready means this replica can serve: its shared stores answer (a
+		// budget store only matters when limits fail closed) and at least
+		// one upstream is connected. One upstream down is reported, not
+		// fatal: the load balancer would take every replica out with it.
 		servers := *g.servers.Load()
 		status := make(map[string]string, len(servers))
-		ready := true
+		up := 0
 		for _, name := range slices.Sorted(maps.Keys(servers)) {
 			if servers[name].front.Ready() {
 				status[name] = "up"
+				up++
 			} else {
 				status[name] = "down"
-				ready = false
 			}
 		}
+		ready := len(servers) == 0 || up > 0
 		stores := g.storeHealth(r.Context())
-		for _, v := range stores {
-			if v != "up" {
+		for name, v := range stores {
+			if v != "up" && !(name == "redis" && g.failOpen()) {
 				ready = false
 			}
 		}

@@ -100,7 +100,12 @@ func (g *Gateway) SavePolicy(server, version string, text []byte) (string, error
 		return versionOf(cur), ErrStaleVersion
 	}
 	if err := writeAtomic(sc.Policy, text, cur); err != nil {
-		return "", err
+		if g.pool == nil {
+			return "", err
+		}
+		// The shared copy is saved and every replica applies it; a
+		// read-only file (a Kubernetes ConfigMap) just stays behind.
+		g.logger.Warn("policy saved to PostgreSQL but its file could not be written", "server", server, "file", sc.Policy, "error", err)
 	}
 	if err := g.reload(true); err != nil {
 		return "", fmt.Errorf("policy saved but not applied: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,7 +32,22 @@ func (g *Gateway) ensurePolicyTable(ctx context.Context) error {
 	if g.policyTableReady {
 		return nil
 	}
-	if _, err := g.pool.Exec(ctx, fmt.Sprintf(sharedPolicyTable, g.schema())); err != nil {
+	// Replicas starting together on a new database must not race to
+	// create the table.
+	tx, err := g.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("shared policies: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtext('toolgate_policies'))`); err != nil {
+		return fmt.Errorf("shared policies: %w", err)
+	}
+	for _, stmt := range strings.Split(fmt.Sprintf(sharedPolicyTable, g.schema()), "; ") {
+		if _, err := tx.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("shared policies: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("shared policies: %w", err)
 	}
 	g.policyTableReady = true
