@@ -72,15 +72,15 @@ func runGrant(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "toolgate grant %s: %v\n", sub, err)
 		return exitFailure
 	}
-	cfg, err := config.Load(*cfgPath, os.LookupEnv)
-	if err != nil {
-		fmt.Fprintln(e.stderr, err)
-		return exitFailure
-	}
 	var b grantBackend
 	if *admin != "" {
 		b = &adminBackend{base: strings.TrimSuffix(*admin, "/"), token: os.Getenv(gateway.AdminTokenEnv)}
 	} else {
+		cfg, err := config.Load(*cfgPath, os.LookupEnv)
+		if err != nil {
+			fmt.Fprintln(e.stderr, err)
+			return exitFailure
+		}
 		st, err := gateway.OpenGrants(ctx, cfg, true)
 		if err != nil {
 			return fail(err)

@@ -197,7 +197,7 @@ func TestThreeReplicas(t *testing.T) {
 	if code := probe(gws[1]); code == http.StatusUnauthorized {
 		t.Fatalf("replica 2 refused the grant before it was revoked")
 	}
-	cmd := exec.Command(exe, "grant", "revoke", "agent", "--config", cfgs[0], "--admin", gws[0].admin)
+	cmd := exec.Command(exe, "grant", "revoke", "agent", "--admin", gws[0].admin)
 	cmd.Env = append(os.Environ(), "TOOLGATE_ADMIN_TOKEN=tga_e2e-admin")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("revoke on replica 1: %v %s", err, out)
