@@ -8,7 +8,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/toolgate/toolgate/internal/config"
@@ -31,6 +33,7 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	upURL := fs.String("upstream", "", "measure the upstream at this `URL` (one serving --serve-upstream) instead of a built-in one")
 	gwURL := fs.String("gateway", "", "measure through the gateway endpoint at this `URL` (in front of --upstream) instead of a built-in gateway")
 	serveUp := fs.String("serve-upstream", "", "serve only the built-in upstream on this `address` until interrupted, to run it as a process of its own")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process during the runs through the gateway to `file`")
 	asJSON := fs.Bool("json", false, "print one JSON document")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -112,7 +115,16 @@ func runBench(ctx context.Context, e *env, args []string) int {
 			return fail(fmt.Errorf("direct run: %w", err))
 		}
 		opts.URL = *gwURL
+		stopProfile := func() error { return nil }
+		if *cpuProfile != "" {
+			if stopProfile, err = startProfile(*cpuProfile, i); err != nil {
+				return fail(err)
+			}
+		}
 		through, err := load.Run(ctx, opts)
+		if perr := stopProfile(); perr != nil {
+			return fail(perr)
+		}
 		if err != nil {
 			return fail(fmt.Errorf("run through the gateway: %w", err))
 		}
@@ -146,6 +158,26 @@ func runBench(ctx context.Context, e *env, args []string) int {
 		return fail(err)
 	}
 	return exitOK
+}
+
+// startProfile starts profiling the CPU into path, or into path.N for
+// run N after the first, and returns the func that stops it.
+func startProfile(path string, run int) (func() error, error) {
+	if run > 0 {
+		path += "." + strconv.Itoa(run)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		return f.Close()
+	}, nil
 }
 
 // serveUpstream serves the built-in upstream on addr until ctx ends.

@@ -16,7 +16,10 @@ func serverSession(req mcp.Request) *mcp.ServerSession {
 }
 
 // CanElicit reports whether the agent's client declared that it can ask
-// its user for input (the elicitation capability, form mode).
+// its user for input (the elicitation capability) on a protocol revision
+// that lets a server ask while serving a request: from 2026-07-28 on, a
+// server asks by returning input requests instead, which the gateway does
+// not originate.
 func (c *Call) CanElicit() bool {
 	if c.ss == nil {
 		return false
@@ -28,6 +31,9 @@ func (c *Call) CanElicit() bool {
 // Elicit asks the agent's user for input through the client, on the
 // call's own request (ctx must be the call's).
 func (c *Call) Elicit(ctx context.Context, p *mcp.ElicitParams) (*mcp.ElicitResult, error) {
+	if c.fast != nil {
+		return c.fast.elicit(ctx, p)
+	}
 	if c.ss == nil {
 		return nil, errors.New("the agent's session cannot be asked")
 	}
@@ -49,6 +55,9 @@ func (c *Call) NotifyProgress(ctx context.Context, progress, total float64, mess
 	tok := c.ProgressToken()
 	if tok == nil || c.ss == nil {
 		return nil
+	}
+	if c.fast != nil {
+		return c.fast.notify("notifications/progress", &mcp.ProgressNotificationParams{ProgressToken: c.fast.token, Progress: progress, Total: total, Message: message})
 	}
 	return c.ss.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: progress, Total: total, Message: message})
 }

@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -26,20 +25,22 @@ type cancelled struct {
 	ids map[string]map[jsonrpc.ID]time.Time // guarded by mu: session → request → when
 }
 
-// note records the cancellations in a request body from session sid.
-func (c *cancelled) note(sid string, body []byte) {
+// note records the cancellations in a request body from session sid, and
+// returns the IDs cancelled.
+func (c *cancelled) note(sid string, body []byte) []jsonrpc.ID {
 	if !bytes.Contains(body, []byte("notifications/cancelled")) {
-		return
+		return nil
 	}
 	var msgs []json.RawMessage
 	if body = bytes.TrimSpace(body); len(body) > 0 && body[0] == '[' {
 		if json.Unmarshal(body, &msgs) != nil {
-			return
+			return nil
 		}
 	} else {
 		msgs = []json.RawMessage{body}
 	}
 	now := time.Now()
+	var ids []jsonrpc.ID
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, raw := range msgs {
@@ -72,7 +73,9 @@ func (c *cancelled) note(sid string, body []byte) {
 			}
 		}
 		set[id] = now
+		ids = append(ids, id)
 	}
+	return ids
 }
 
 // take reports whether id was cancelled in session sid, forgetting it.
@@ -100,25 +103,6 @@ func (c *cancelled) forget(sid string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.ids, sid)
-}
-
-// watchCancels reads a stateful POST's body to note its cancellations, and
-// wraps the response so that answers to cancelled requests are dropped.
-func (f *Front) watchCancels(w http.ResponseWriter, r *http.Request, sid string) (http.ResponseWriter, *http.Request) {
-	if r.Method != http.MethodPost {
-		return w, r
-	}
-	limit := f.opts.MaxRequestBytes
-	if limit <= 0 {
-		limit = 4 << 20
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
-	_ = r.Body.Close()
-	if err == nil {
-		f.cancels.note(sid, body)
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return &dropCancelled{ResponseWriter: w, c: &f.cancels, sid: sid}, r
 }
 
 // dropCancelled drops server-sent events answering cancelled requests. The

@@ -11,10 +11,12 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -46,8 +48,10 @@ type Session struct {
 // A Call is one tools/call on its way upstream.
 type Call struct {
 	Session *Session
-	// Params are the call's parameters as the SDK decoded them. The name is
-	// matched case-sensitively and is what is forwarded.
+	// Params are the call's parameters as the SDK decoded them, or as the
+	// fast path read them (exactly; fast.go). The name is matched
+	// case-sensitively, and what the intercept passes on is what is
+	// forwarded.
 	Params *mcp.CallToolParamsRaw
 	// Tool is the upstream's definition of the tool, as last listed. It
 	// must not be modified.
@@ -63,7 +67,8 @@ type Call struct {
 	args     map[string]any
 	argsErr  error
 
-	ss *mcp.ServerSession // the agent's session, to ask it or tell it things
+	ss   *mcp.ServerSession // the agent's session, to ask it or tell it things
+	fast *fastCall          // the call's stream, when the fast path serves it
 }
 
 // Args returns the call's arguments decoded as a JSON object (nil when the
@@ -89,7 +94,9 @@ type Handler func(ctx context.Context, c *Call) (*mcp.CallToolResult, error)
 type Options struct {
 	Logger *slog.Logger
 	// Intercept wraps the forwarding of every tools/call: it may return a
-	// result of its own (a denial) instead of calling next.
+	// result of its own (a denial) instead of calling next. It must not
+	// modify a result next returns (return a new one instead): the Front
+	// may send the agent the upstream's own encoding of that result.
 	Intercept func(next Handler) Handler
 	// FilterTools returns the tools of one tools/list page the session may
 	// see. It must not modify the tools.
@@ -129,7 +136,14 @@ type Front struct {
 
 	mu    sync.Mutex
 	links map[*mcp.ServerSession]*link // guarded by mu
-	wg    sync.WaitGroup               // session watchers
+	downs map[string]*down             // guarded by mu: stateful Streamable HTTP sessions by ID
+	shut  bool                         // guarded by mu: Close has begun; no watcher starts
+	wg    sync.WaitGroup               // session watchers; Add only under mu, while !shut
+
+	plainClient *http.Client // the fast path's requests upstream
+	pool        *connPool    // the same, when it can make them; nil otherwise
+	askIDs      atomic.Uint64
+	fastCalls   atomic.Int64 // calls the fast path took
 
 	restarts atomic.Int64
 	cancels  cancelled
@@ -138,7 +152,7 @@ type Front struct {
 // NewFront returns a Front for spec and starts connecting its primary
 // upstream session in the background. Call Close to stop it.
 func NewFront(spec *Spec, opts *Options) *Front {
-	f := &Front{spec: spec, links: make(map[*mcp.ServerSession]*link)}
+	f := &Front{spec: spec, links: make(map[*mcp.ServerSession]*link), downs: make(map[string]*down), plainClient: spec.plainClient()}
 	if opts != nil {
 		f.opts = *opts
 	}
@@ -172,8 +186,9 @@ func NewFront(spec *Spec, opts *Options) *Front {
 	f.server.AddSendingMiddleware(relayMiddleware)
 	get := func(*http.Request) *mcp.Server { return f.server }
 	f.streamable = mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
-		Logger:              f.logger,
-		SessionTimeout:      f.opts.SessionTimeout,
+		Logger: f.logger,
+		// Idle sessions are closed by the Front (down.go), which sees the
+		// requests the fast path serves.
 		MaxRequestBodyBytes: f.opts.MaxRequestBytes,
 	})
 	f.stateless = mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{
@@ -184,6 +199,7 @@ func NewFront(spec *Spec, opts *Options) *Front {
 	})
 	f.sse = mcp.NewSSEHandler(get, &mcp.SSEOptions{MaxRequestBodyBytes: f.opts.MaxRequestBytes})
 
+	f.pool = newConnPool(spec.URL, f.plainClient)
 	f.primary = newLink(f, &Session{Server: spec.Name}, nil, nil)
 	_ = f.primary.connect(f.primary.ctx, true)
 	return f
@@ -245,13 +261,92 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f.stateless.ServeHTTP(w, r)
 		return
 	}
-	if sid != "" {
-		w, r = f.watchCancels(w, r, sid)
-		if r.Method == http.MethodDelete {
-			f.cancels.forget(sid)
-		}
+	switch {
+	case sid == "" && r.Method == http.MethodPost:
+		// Sessions begin here; initialize recognises them by this mark.
+		r = r.WithContext(context.WithValue(r.Context(), streamableKey{}, f))
+	case sid != "" && r.Method == http.MethodPost:
+		f.servePOST(w, r, sid)
+		return
+	case sid != "" && r.Method == http.MethodDelete:
+		f.cancels.forget(sid)
 	}
 	f.streamable.ServeHTTP(w, r)
+}
+
+// servePOST serves a POST of a stateful session: the fast path takes the
+// calls it can, and the SDK the rest.
+func (f *Front) servePOST(w http.ResponseWriter, r *http.Request, sid string) {
+	d := f.downFor(sid)
+	if d != nil {
+		d.posting()
+		defer d.posted()
+	}
+	limit := f.opts.MaxRequestBytes
+	if limit <= 0 {
+		limit = 4 << 20
+	}
+	body, err := readBody(r, limit)
+	sdk := func() {
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f.streamable.ServeHTTP(&dropCancelled{ResponseWriter: w, c: &f.cancels, sid: sid}, r)
+	}
+	if err != nil || int64(len(body)) > limit || d == nil {
+		// The SDK answers what cannot be read.
+		if err == nil {
+			f.cancels.note(sid, body)
+		}
+		sdk()
+		return
+	}
+	for _, id := range f.cancels.note(sid, body) {
+		if d.cancelCall(id) {
+			// The fast path drops its own answers to cancelled calls.
+			f.cancels.take(sid, id)
+		}
+	}
+	var env envelope
+	ok := json.Valid(body)
+	if ok {
+		env, ok = parseEnvelope(body)
+	}
+	if !ok && bytes.Contains(body, []byte(askPrefix)) {
+		// An agent's answer need not be written as the gateway would.
+		if e, err := decodeEnvelope(body); err == nil && e.isResponse() {
+			env, ok = e, true
+		}
+	}
+	if ok && env.isResponse() && d.answer(env) {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if ok && !env.isResponse() && env.ID.IsValid() {
+		if f.serveFast(w, r, d, &env) {
+			return
+		}
+		// Calls the SDK serves are registered too, so that an ID in
+		// flight on either path is refused on the other.
+		if !d.startCall(env.ID, nil) {
+			duplicateID(w, env.ID)
+			return
+		}
+		defer d.endCall(env.ID)
+	}
+	sdk()
+}
+
+// readBody reads a request body of at most limit bytes, and one more if
+// there is more.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	defer r.Body.Close()
+	if n := r.ContentLength; n >= 0 && n <= limit {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return body, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit+1))
 }
 
 // SSE returns the handler of the legacy HTTP+SSE transport. The message
@@ -281,10 +376,15 @@ func (f *Front) ServeStdio(ctx context.Context, t mcp.Transport) error {
 // them.
 func (f *Front) Close() {
 	f.mu.Lock()
+	f.shut = true
 	links := make([]*link, 0, len(f.links))
 	for ss, l := range f.links {
 		links = append(links, l)
 		_ = ss.Close()
+	}
+	for _, d := range f.downs {
+		// Sessions refused an upstream have no link.
+		_ = d.ss.Close()
 	}
 	f.mu.Unlock()
 	// Upstream processes may each take a grace period to exit: end them
@@ -296,6 +396,9 @@ func (f *Front) Close() {
 	wg.Go(f.primary.close)
 	wg.Wait()
 	f.wg.Wait()
+	if f.pool != nil {
+		f.pool.close()
+	}
 }
 
 func (f *Front) clientImpl(peer *mcp.InitializeParams) *mcp.Implementation {
@@ -315,9 +418,15 @@ func (f *Front) attach(ctx context.Context, ss *mcp.ServerSession, s *Session, p
 		return nil, err
 	}
 	f.mu.Lock()
+	if f.shut {
+		f.mu.Unlock()
+		l.close()
+		end()
+		return nil, errors.New("the gateway is shutting down")
+	}
 	f.links[ss] = l
-	f.mu.Unlock()
 	f.wg.Add(1)
+	f.mu.Unlock()
 	go func() {
 		defer f.wg.Done()
 		_ = ss.Wait()
@@ -388,6 +497,17 @@ func (f *Front) initialize(ctx context.Context, ss *mcp.ServerSession, next mcp.
 	if err != nil {
 		return nil, err
 	}
+	var d *down
+	if ctx.Value(streamableKey{}) == f && ss.ID() != "" {
+		var version, user string
+		if ir, ok := res.(*mcp.InitializeResult); ok {
+			version = ir.ProtocolVersion
+		}
+		if ti := tokenInfo(ctx, req); ti != nil {
+			user = ti.UserID
+		}
+		d = f.track(ss, user, version)
+	}
 	params, _ := req.GetParams().(*mcp.InitializeParams)
 	if params == nil {
 		return res, nil
@@ -409,6 +529,9 @@ func (f *Front) initialize(ctx context.Context, ss *mcp.ServerSession, next mcp.
 			Code:    jsonrpc.CodeInternalError,
 			Message: fmt.Sprintf("%s is unavailable; retry in a few seconds", f.spec.describe()),
 		}
+	}
+	if d != nil {
+		d.link.Store(l)
 	}
 	ir := res.(*mcp.InitializeResult)
 	l.mu.Lock()
@@ -517,7 +640,7 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 		return nil, nil
 	}
 	ss, _ := req.GetSession().(*mcp.ServerSession)
-	end := l.begin(ctx, ss, method, params)
+	end := l.begin(ctx, ss, method, params, nil)
 	defer end()
 	var res mcp.Result
 	switch p := params.(type) {

@@ -44,6 +44,7 @@ type link struct {
 
 	mu       sync.Mutex
 	cs       *mcp.ClientSession    // guarded by mu; nil while reconnecting
+	up       *upstreamHTTP         // guarded by mu: the fast path's way into cs, if it has one
 	downErr  error                 // guarded by mu: why cs is nil
 	closed   bool                  // guarded by mu
 	logLevel mcp.LoggingLevel      // guarded by mu; replayed after a reconnect
@@ -65,6 +66,7 @@ type inflight struct {
 	ss    *mcp.ServerSession // the downstream session; per request on the primary link
 	token any                // the downstream progress token, if any
 	route bool               // upstream requests made meanwhile may belong to it
+	fast  *fastCall          // the call's own stream, for a call on the fast path
 }
 
 // routable lists the methods during which an upstream may ask the agent
@@ -95,7 +97,7 @@ func newLink(f *Front, s *Session, ss *mcp.ServerSession, peer *mcp.InitializePa
 // With retry, a failed first attempt is retried in the background (the
 // primary link); without, its error is returned and the link is unusable.
 func (l *link) connect(ctx context.Context, retry bool) error {
-	cs, err := l.dial(ctx)
+	cs, transport, err := l.dial(ctx)
 	if err != nil && !retry {
 		close(l.done)
 		return err
@@ -104,13 +106,13 @@ func (l *link) connect(ctx context.Context, retry bool) error {
 		l.setDown(err)
 		l.logger.Warn("upstream not reachable; retrying", "error", err)
 	} else {
-		l.setUp(cs)
+		l.setUp(cs, transport)
 	}
 	go l.supervise(cs)
 	return nil
 }
 
-func (l *link) dial(ctx context.Context) (*mcp.ClientSession, error) {
+func (l *link) dial(ctx context.Context) (*mcp.ClientSession, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, l.front.opts.DialTimeout)
 	defer cancel()
 	version := ""
@@ -131,9 +133,13 @@ func upstreamVersion(downstream string) string {
 	return "2025-11-25"
 }
 
-func (l *link) setUp(cs *mcp.ClientSession) {
+func (l *link) setUp(cs *mcp.ClientSession, transport string) {
+	var up *upstreamHTTP
+	if transport == TransportStreamable && l.ss != nil {
+		up = l.front.newUpstreamHTTP(cs)
+	}
 	l.mu.Lock()
-	l.cs, l.downErr = cs, nil
+	l.cs, l.downErr, l.up = cs, nil, up
 	l.initRes = cs.InitializeResult()
 	l.tools, l.toolsAt = nil, time.Time{}
 	first := l.ready
@@ -147,7 +153,7 @@ func (l *link) setUp(cs *mcp.ClientSession) {
 
 func (l *link) setDown(err error) {
 	l.mu.Lock()
-	l.cs, l.downErr = nil, err
+	l.cs, l.downErr, l.up = nil, err, nil
 	l.mu.Unlock()
 }
 
@@ -168,34 +174,35 @@ func (l *link) supervise(cs *mcp.ClientSession) {
 			l.logger.Warn("upstream session ended; reconnecting", "error", err)
 			l.front.restarts.Add(1)
 		}
-		cs = l.reconnect()
+		var transport string
+		cs, transport = l.reconnect()
 		if cs == nil {
 			return
 		}
-		l.setUp(cs)
+		l.setUp(cs, transport)
 		l.replay(cs)
 		l.logger.Info("upstream reconnected")
 	}
 }
 
 // reconnect dials until it succeeds or the link is closed.
-func (l *link) reconnect() *mcp.ClientSession {
+func (l *link) reconnect() (*mcp.ClientSession, string) {
 	delay := l.front.opts.MinBackoff
 	for {
 		t := time.NewTimer(delay)
 		select {
 		case <-l.ctx.Done():
 			t.Stop()
-			return nil
+			return nil, ""
 		case <-t.C:
 		}
-		cs, err := l.dial(l.ctx)
+		cs, transport, err := l.dial(l.ctx)
 		if err == nil {
 			if l.ctx.Err() != nil {
 				_ = cs.Close()
-				return nil
+				return nil, ""
 			}
-			return cs
+			return cs, transport
 		}
 		l.setDown(err)
 		l.logger.Warn("upstream reconnect failed", "error", err, "retry_in", delay)
@@ -244,6 +251,14 @@ func (l *link) close() {
 	<-l.done
 }
 
+// fastUpstream returns the live upstream session and the fast path's way
+// into it; up is nil when there is none.
+func (l *link) fastUpstream() (cs *mcp.ClientSession, up *upstreamHTTP) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.cs, l.up
+}
+
 // client returns the live upstream session, or an error wrapping
 // errUnavailable while there is none.
 func (l *link) client() (*mcp.ClientSession, error) {
@@ -263,9 +278,10 @@ func (l *link) client() (*mcp.ClientSession, error) {
 
 // begin registers a downstream request as in flight, swapping its progress
 // token for one unique to this link (downstream clients choose tokens freely,
-// and several may share the primary link). The returned func unregisters it.
-func (l *link) begin(ctx context.Context, ss *mcp.ServerSession, method string, params mcp.Params) func() {
-	in := &inflight{ctx: ctx, ss: ss, route: routable[method]}
+// and several may share the primary link). fast is the call's stream when
+// the fast path serves it. The returned func unregisters it.
+func (l *link) begin(ctx context.Context, ss *mcp.ServerSession, method string, params mcp.Params, fast *fastCall) func() {
+	in := &inflight{ctx: ctx, ss: ss, route: routable[method], fast: fast}
 	var tok string
 	meta := paramsMeta(params)
 	l.mu.Lock()
@@ -316,15 +332,17 @@ func paramsMeta(params mcp.Params) map[string]any {
 // request in flight, so that the message travels on that request's stream,
 // or the link's session with a background context (its standalone stream)
 // when nothing is in flight. The session is nil on an idle primary link.
-func (l *link) route() (context.Context, *mcp.ServerSession) {
+// Requests to the agent skip the fast path's calls (fast false): their
+// answers come back through the SDK, which must have sent them.
+func (l *link) route(fast bool) *inflight {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for i := len(l.inflight) - 1; i >= 0; i-- {
-		if in := l.inflight[i]; in.route {
-			return in.ctx, in.ss
+		if in := l.inflight[i]; in.route && (fast || in.fast == nil) {
+			return in
 		}
 	}
-	return context.Background(), l.ss
+	return &inflight{ctx: context.Background(), ss: l.ss}
 }
 
 // progress delivers an upstream progress notification to the request that
@@ -343,7 +361,13 @@ func (l *link) progress(p *mcp.ProgressNotificationParams) {
 	}
 	q := *p
 	q.ProgressToken = in.token
-	if err := relayNotify(in.ctx, in.ss, "notifications/progress", &q); err != nil {
+	var err error
+	if in.fast != nil {
+		err = in.fast.notify("notifications/progress", &q)
+	} else {
+		err = relayNotify(in.ctx, in.ss, "notifications/progress", &q)
+	}
+	if err != nil {
 		l.logger.Debug("forwarding progress", "error", err)
 	}
 }
@@ -373,11 +397,17 @@ func (l *link) early(req *jsonrpc.Request) bool {
 
 // notifyRoute sends a notification that belongs to whatever is in flight.
 func (l *link) notifyRoute(method string, params mcp.Params) {
-	ctx, ss := l.route()
-	if ss == nil {
+	in := l.route(true)
+	var err error
+	switch {
+	case in.fast != nil:
+		err = in.fast.notify(method, params)
+	case in.ss == nil:
 		return
+	default:
+		err = relayNotify(in.ctx, in.ss, method, params)
 	}
-	if err := relayNotify(ctx, ss, method, params); err != nil {
+	if err != nil {
 		l.logger.Debug("forwarding notification", "method", method, "error", err)
 	}
 }
@@ -388,6 +418,42 @@ func (l *link) notifyDown(ctx context.Context, method string, params mcp.Params)
 		return nil
 	}
 	return relayNotify(ctx, l.ss, method, params)
+}
+
+// notified handles a notification from the upstream that the fast path
+// read, as the client's handlers (newClient) handle those the SDK reads.
+func (l *link) notified(method string, params []byte) {
+	ctx := context.Background()
+	var err error
+	switch method {
+	case "notifications/tools/list_changed":
+		l.forgetTools()
+		err = notifyDecoded[mcp.ToolListChangedParams](ctx, l, method, params)
+	case "notifications/prompts/list_changed":
+		err = notifyDecoded[mcp.PromptListChangedParams](ctx, l, method, params)
+	case "notifications/resources/list_changed":
+		err = notifyDecoded[mcp.ResourceListChangedParams](ctx, l, method, params)
+	case "notifications/resources/updated":
+		err = notifyDecoded[mcp.ResourceUpdatedNotificationParams](ctx, l, method, params)
+	default:
+		l.logger.Debug("dropping an upstream notification", "method", method)
+	}
+	if err != nil {
+		l.logger.Debug("forwarding notification", "method", method, "error", err)
+	}
+}
+
+func notifyDecoded[T any, P interface {
+	*T
+	mcp.Params
+}](ctx context.Context, l *link, method string, raw []byte) error {
+	p := P(new(T))
+	if len(raw) > 0 && string(raw) != "null" {
+		if err := json.Unmarshal(raw, p); err != nil {
+			return err
+		}
+	}
+	return l.notifyDown(ctx, method, p)
 }
 
 // knowsTool returns the upstream's definition of the tool named name (nil
@@ -500,12 +566,12 @@ func orEmpty[T any](p *T) *T {
 // behalf of an upstream request: it travels on the stream of the request in
 // flight, and ends when either side gives up.
 func (l *link) downCtx(upstream context.Context) (context.Context, *mcp.ServerSession, func()) {
-	rctx, ss := l.route()
+	in := l.route(false)
 	// The request in flight gives the stream, not the lifetime: the
 	// upstream's request lives as long as the upstream waits for it.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(rctx))
+	ctx, cancel := context.WithCancel(context.WithoutCancel(in.ctx))
 	stop := context.AfterFunc(upstream, cancel)
-	return ctx, ss, func() { stop(); cancel() }
+	return ctx, in.ss, func() { stop(); cancel() }
 }
 
 // clientReceive passes the upstream's requests of the agent (elicitation,

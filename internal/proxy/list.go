@@ -18,7 +18,7 @@ func ListTools(ctx context.Context, spec *Spec, logger *slog.Logger) ([]*mcp.Too
 	life, cancel := context.WithCancel(ctx)
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "toolgate"}, nil)
-	cs, err := spec.dial(ctx, life, client, "2025-11-25", logger, nil)
+	cs, _, err := spec.dial(ctx, life, client, "2025-11-25", logger, nil)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -59,36 +59,42 @@ func (s *Spec) transport() string {
 	return ""
 }
 
-// dial connects client to the upstream and completes the MCP handshake.
+// dial connects client to the upstream and completes the MCP handshake,
+// returning the session and the transport it uses.
 // version is the newest protocol version to offer.
 // early sees upstream notifications before the SDK does (see earlyFunc).
 // ctx bounds the handshake; life is the connection's lifetime.
-func (s *Spec) dial(ctx, life context.Context, client *mcp.Client, version string, logger *slog.Logger, early earlyFunc) (*mcp.ClientSession, error) {
+func (s *Spec) dial(ctx, life context.Context, client *mcp.Client, version string, logger *slog.Logger, early earlyFunc) (*mcp.ClientSession, string, error) {
 	opts := &mcp.ClientSessionOptions{ProtocolVersion: version}
-	switch s.transport() {
+	var cs *mcp.ClientSession
+	var err error
+	switch tr := s.transport(); tr {
 	case TransportStdio:
 		env := upstreamEnv(os.Environ())
 		for _, k := range slices.Sorted(maps.Keys(s.Env)) {
 			env = append(env, k+"="+s.Env[k])
 		}
 		t := &Command{Path: s.Command, Args: s.Args, Env: env, Dir: s.Dir, Logger: logger, Early: early}
-		return client.Connect(ctx, t, opts)
+		cs, err = client.Connect(ctx, t, opts)
+		return cs, tr, err
 	case TransportSSE:
-		return client.Connect(ctx, s.sse(life, early), opts)
+		cs, err = client.Connect(ctx, s.sse(life, early), opts)
+		return cs, tr, err
 	case TransportStreamable:
-		return client.Connect(ctx, s.streamable(early), opts)
+		cs, err = client.Connect(ctx, s.streamable(early), opts)
+		return cs, tr, err
 	}
-	cs, err := client.Connect(ctx, s.streamable(early), opts)
+	cs, err = client.Connect(ctx, s.streamable(early), opts)
 	if err == nil || ctx.Err() != nil {
-		return cs, err
+		return cs, TransportStreamable, err
 	}
 	// Servers from before Streamable HTTP answer its POST with an error;
 	// the legacy transport is the specified fallback.
 	cs, sseErr := client.Connect(ctx, s.sse(life, early), opts)
 	if sseErr != nil {
-		return nil, fmt.Errorf("streamable HTTP: %w; legacy SSE: %w", err, sseErr)
+		return nil, "", fmt.Errorf("streamable HTTP: %w; legacy SSE: %w", err, sseErr)
 	}
-	return cs, nil
+	return cs, TransportSSE, nil
 }
 
 // sse returns the legacy transport. Its event stream lives as long as the
@@ -122,6 +128,19 @@ func (t *lifeTransport) Connect(ctx context.Context) (mcp.Connection, error) {
 
 func (s *Spec) streamable(early earlyFunc) *mcp.StreamableClientTransport {
 	return &mcp.StreamableClientTransport{Endpoint: s.URL, HTTPClient: s.httpClient(early), MaxRetries: 2}
+}
+
+// plainClient returns the client for requests the gateway writes itself:
+// the configured client, without the wrappers the SDK's transports get.
+func (s *Spec) plainClient() *http.Client {
+	var c http.Client
+	if s.HTTPClient != nil {
+		c = *s.HTTPClient
+	}
+	if c.Transport == nil {
+		c.Transport = upstreamTransport
+	}
+	return &c
 }
 
 func (s *Spec) httpClient(early earlyFunc) *http.Client {

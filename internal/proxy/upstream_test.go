@@ -111,6 +111,19 @@ func newTestUpstream(stats *upstreamStats) *mcp.Server {
 				return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "not cancelled"}}}, nil, nil
 			}
 		})
+	mcp.AddTool(s, &mcp.Tool{Name: "wait", Description: "Answer after a while"},
+		func(ctx context.Context, req *mcp.CallToolRequest, a struct {
+			MS int `json:"ms"`
+		}) (*mcp.CallToolResult, any, error) {
+			t := time.NewTimer(time.Duration(a.MS) * time.Millisecond)
+			defer t.Stop()
+			select {
+			case <-ctx.Done():
+				return nil, nil, ctx.Err()
+			case <-t.C:
+			}
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "waited"}}}, nil, nil
+		})
 	mcp.AddTool(s, &mcp.Tool{Name: "ask", Description: "Elicit from the user"},
 		func(ctx context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
 			res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{
