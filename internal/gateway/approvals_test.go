@@ -201,42 +201,50 @@ func TestApprovalRacingApprovers(t *testing.T) {
 	<-got
 }
 
+// TestApprovalProgressWhileHeld: a held call reports that it waits, under
+// the agent's own progress token, on the fast path (a stateful session)
+// and on the SDK's (the sessionless revision).
 func TestApprovalProgressWhileHeld(t *testing.T) {
 	h := start(t, approvalPolicy)
-	var mu sync.Mutex
-	var msgs []string
-	c := mcp.NewClient(&mcp.Implementation{Name: "agent"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+	for _, version := range []string{"2025-11-25", "2026-07-28"} {
+		t.Run(version, func(t *testing.T) {
+			var mu sync.Mutex
+			var got []*mcp.ProgressNotificationParams
+			c := mcp.NewClient(&mcp.Implementation{Name: "agent"}, &mcp.ClientOptions{
+				ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+					mu.Lock()
+					got = append(got, r.Params)
+					mu.Unlock()
+				},
+			})
+			cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: h.url}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cs.Close()
+			done := make(chan error, 1)
+			token := "tok-" + version
+			go func() {
+				_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{
+					Meta: mcp.Meta{"progressToken": token}, Name: "deactivate_user", Arguments: map[string]any{"userId": h.sim.UserIDs()[3]}})
+				done <- err
+			}()
+			a := h.pending(1)[0]
+			waitFor(t, "a progress notification", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return len(got) > 0
+			})
 			mu.Lock()
-			msgs = append(msgs, r.Params.Message)
+			if p := got[0]; p.ProgressToken != token || !strings.Contains(p.Message, a.ID) || !strings.Contains(p.Message, "waiting for a person's approval") {
+				t.Errorf("progress = %+v; want the agent's token %q and the approval named", p, token)
+			}
 			mu.Unlock()
-		},
-	})
-	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: h.url}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cs.Close()
-	got := make(chan error, 1)
-	go func() {
-		_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{
-			Meta: mcp.Meta{"progressToken": "tok-1"}, Name: "deactivate_user", Arguments: map[string]any{"userId": h.sim.UserIDs()[0]}})
-		got <- err
-	}()
-	a := h.pending(1)[0]
-	waitFor(t, "a progress notification", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(msgs) > 0
-	})
-	mu.Lock()
-	if !strings.Contains(msgs[0], a.ID) || !strings.Contains(msgs[0], "waiting for a person's approval") {
-		t.Errorf("progress = %q; want it to name the approval", msgs[0])
-	}
-	mu.Unlock()
-	h.decide(a.ID, "approve", "")
-	if err := <-got; err != nil {
-		t.Fatal(err)
+			h.decide(a.ID, "approve", "")
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }
 

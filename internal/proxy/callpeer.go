@@ -43,10 +43,10 @@ func (c *Call) Elicit(ctx context.Context, p *mcp.ElicitParams) (*mcp.ElicitResu
 // ProgressToken returns the progress token the agent gave with the call,
 // or nil.
 func (c *Call) ProgressToken() any {
-	if c.Params == nil || c.Params.Meta == nil {
-		return nil
+	if c.fast != nil {
+		return c.fast.token
 	}
-	return c.Params.Meta["progressToken"]
+	return c.token
 }
 
 // NotifyProgress tells the agent how the call is going, under the call's
@@ -57,7 +57,7 @@ func (c *Call) NotifyProgress(ctx context.Context, progress, total float64, mess
 		return nil
 	}
 	if c.fast != nil {
-		return c.fast.notify("notifications/progress", &mcp.ProgressNotificationParams{ProgressToken: c.fast.token, Progress: progress, Total: total, Message: message})
+		return c.fast.notify("notifications/progress", &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: progress, Total: total, Message: message})
 	}
 	return c.ss.NotifyProgress(ctx, &mcp.ProgressNotificationParams{ProgressToken: tok, Progress: progress, Total: total, Message: message})
 }

@@ -67,8 +67,9 @@ type Call struct {
 	args     map[string]any
 	argsErr  error
 
-	ss   *mcp.ServerSession // the agent's session, to ask it or tell it things
-	fast *fastCall          // the call's stream, when the fast path serves it
+	ss    *mcp.ServerSession // the agent's session, to ask it or tell it things
+	fast  *fastCall          // the call's stream, when the fast path serves it
+	token any                // the agent's progress token, on the SDK path
 }
 
 // Args returns the call's arguments decoded as a JSON object (nil when the
@@ -640,12 +641,18 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 		return nil, nil
 	}
 	ss, _ := req.GetSession().(*mcp.ServerSession)
+	// begin replaces the agent's progress token with the link's own; the
+	// call keeps the agent's, to report progress of its own.
+	var agentToken any
+	if m := paramsMeta(params); m != nil {
+		agentToken = m["progressToken"]
+	}
 	end := l.begin(ctx, ss, method, params, nil)
 	defer end()
 	var res mcp.Result
 	switch p := params.(type) {
 	case *mcp.CallToolParamsRaw:
-		return l.call(ctx, cs, s, p, req)
+		return l.call(ctx, cs, s, p, req, agentToken)
 	case *mcp.ListToolsParams:
 		var r *mcp.ListToolsResult
 		if r, err = cs.ListTools(ctx, p); err == nil {
@@ -696,7 +703,7 @@ func (l *link) forward(ctx context.Context, s *Session, method string, req mcp.R
 
 // call serves a tools/call: the upstream must know the tool, the intercept
 // decides, and what it lets through is forwarded.
-func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *mcp.CallToolParamsRaw, req mcp.Request) (mcp.Result, error) {
+func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *mcp.CallToolParamsRaw, req mcp.Request, agentToken any) (mcp.Result, error) {
 	tool, err := l.knowsTool(ctx, cs, p.Name)
 	if err != nil {
 		return nil, l.fail("tools/list", err)
@@ -704,7 +711,7 @@ func (l *link) call(ctx context.Context, cs *mcp.ClientSession, s *Session, p *m
 	if tool == nil {
 		return nil, UnknownTool(p.Name)
 	}
-	c := &Call{Session: s, Params: p, Tool: tool, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req), ss: serverSession(req)}
+	c := &Call{Session: s, Params: p, Tool: tool, Extra: req.GetExtra(), Auth: tokenInfo(ctx, req), ss: serverSession(req), token: agentToken}
 	if c.Auth == nil {
 		c.Auth = s.Auth
 	}
