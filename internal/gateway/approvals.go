@@ -175,7 +175,8 @@ func (e *enforcer) hold(ctx context.Context, c *proxy.Call, in *policy.Input, d 
 		if expire <= 0 {
 			expire = config.DefaultApprovalExpire
 		}
-		a = approval.New(key, g.now(), g.now().Add(expire))
+		now := g.now()
+		a = approval.New(key, now, now.Add(expire))
 		a.GrantLabel, a.Session, a.Rule, a.PolicyReason = glabel, c.Session.ID, d.Rule, d.Reason
 		a.Preview = preview(in.Args)
 		err = g.approvals.hub.Create(ctx, a)
