@@ -318,7 +318,7 @@ func (g *Gateway) newServer(sc *config.Server, p *policy.Policy) *server {
 	}
 	spec := specOf(sc)
 	if g.tracing != nil && spec.URL != "" {
-		spec.HTTPClient = &http.Client{Transport: g.tracing.Transport(nil)}
+		spec.HTTPClient = &http.Client{Transport: g.tracing.Transport(proxy.UpstreamTransport())}
 	}
 	front := proxy.NewFront(spec, &popts)
 	return &server{

@@ -194,3 +194,7 @@ var errUnavailable = errors.New("upstream unavailable")
 func (s *Spec) describe() string {
 	return fmt.Sprintf("upstream %q", s.Name)
 }
+
+// UpstreamTransport returns the HTTP transport remote upstreams use by
+// default, for callers that wrap it (tracing) in Spec.HTTPClient.
+func UpstreamTransport() http.RoundTripper { return upstreamTransport }
