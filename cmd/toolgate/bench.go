@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,6 +35,10 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	gwURL := fs.String("gateway", "", "measure through the gateway endpoint at this `URL` (in front of --upstream) instead of a built-in gateway")
 	serveUp := fs.String("serve-upstream", "", "serve only the built-in upstream on this `address` until interrupted, to run it as a process of its own")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process during the runs through the gateway to `file`")
+	replicas := fs.Int("replicas", 1, "`number` of built-in gateway replicas the sessions are spread over (more than one needs --redis and --postgres)")
+	redisURL := fs.String("redis", "", "the built-in gateways keep budgets on this Redis `URL`")
+	pgURL := fs.String("postgres", "", "the built-in gateways keep grants, approvals, pins, policies and the audit trail on this PostgreSQL `URL`")
+	pgSchema := fs.String("postgres-schema", "toolgate_bench", "the PostgreSQL `schema` of the built-in gateways' tables")
 	asJSON := fs.Bool("json", false, "print one JSON document")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
@@ -51,6 +56,10 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	if *serveUp != "" {
 		return serveUpstream(ctx, e, *serveUp)
 	}
+	if *replicas < 1 || (*replicas > 1 && (*redisURL == "" || *pgURL == "")) {
+		return fail(fmt.Errorf("--replicas %d: want 1, or more with --redis and --postgres so that the replicas share their state", *replicas))
+	}
+	var gwURLs []string
 
 	if *upURL == "" {
 		upLn, err := net.Listen("tcp", "127.0.0.1:0")
@@ -75,32 +84,40 @@ func runBench(ctx context.Context, e *env, args []string) int {
 				return fail(err)
 			}
 		}
-		cfg := &config.Config{
-			Listen:  "127.0.0.1:0",
-			State:   filepath.Join(dir, "state"),
-			Auth:    config.Auth{Mode: "none"},
-			Admin:   config.Admin{Listen: "127.0.0.1:0"},
-			Servers: []*config.Server{{Name: "bench", URL: *upURL, Policy: *policyPath}},
+		for i := range *replicas {
+			cfg := &config.Config{
+				Listen:         "127.0.0.1:0",
+				State:          filepath.Join(dir, fmt.Sprintf("state-%d", i)),
+				Auth:           config.Auth{Mode: "none"},
+				Admin:          config.Admin{Listen: "127.0.0.1:0"},
+				Redis:          *redisURL,
+				Postgres:       *pgURL,
+				PostgresSchema: *pgSchema,
+				Audit:          config.Audit{Arguments: "keys", Retention: config.DefaultRetention},
+				Pin:            "warn",
+				Servers:        []*config.Server{{Name: "bench", URL: *upURL, Policy: *policyPath}},
+			}
+			g, err := gateway.New(cfg, &gateway.Options{Notice: io.Discard})
+			if err != nil {
+				return fail(err)
+			}
+			gctx, stop := context.WithCancel(ctx)
+			addrs := make(chan net.Addr, 1)
+			done := make(chan error, 1)
+			go func() { done <- g.Run(gctx, func(agent, _ net.Addr) { addrs <- agent }) }()
+			select {
+			case a := <-addrs:
+				gwURLs = append(gwURLs, "http://"+a.String()+"/mcp/bench")
+			case err := <-done:
+				stop()
+				return fail(err)
+			}
+			defer func() {
+				stop()
+				<-done
+			}()
 		}
-		g, err := gateway.New(cfg, nil)
-		if err != nil {
-			return fail(err)
-		}
-		gctx, stop := context.WithCancel(ctx)
-		defer stop()
-		addrs := make(chan net.Addr, 1)
-		done := make(chan error, 1)
-		go func() { done <- g.Run(gctx, func(agent, _ net.Addr) { addrs <- agent }) }()
-		select {
-		case a := <-addrs:
-			*gwURL = "http://" + a.String() + "/mcp/bench"
-		case err := <-done:
-			return fail(err)
-		}
-		defer func() {
-			stop()
-			<-done
-		}()
+		*gwURL = gwURLs[0]
 	}
 
 	opts := load.Options{Sessions: *sessions, Duration: *duration, Warmup: *warmup, ProtocolVersion: *protocol}
@@ -109,12 +126,15 @@ func runBench(ctx context.Context, e *env, args []string) int {
 	}
 	var all []load.Comparison
 	for i := range *runs {
-		opts.URL = *upURL
+		opts.URL, opts.Replicas = *upURL, nil
 		direct, err := load.Run(ctx, opts)
 		if err != nil {
 			return fail(fmt.Errorf("direct run: %w", err))
 		}
 		opts.URL = *gwURL
+		if len(gwURLs) > 1 {
+			opts.Replicas = gwURLs
+		}
 		stopProfile := func() error { return nil }
 		if *cpuProfile != "" {
 			if stopProfile, err = startProfile(*cpuProfile, i); err != nil {

@@ -32,6 +32,12 @@ type Options struct {
 	// http://127.0.0.1:8080/mcp/bench.
 	URL string
 
+	// Replicas, when set, spreads the sessions over these endpoints (one
+	// upstream behind several gateway replicas): session i uses
+	// Replicas[i % len(Replicas)] instead of URL, as a load balancer that
+	// keeps each session on one replica would.
+	Replicas []string
+
 	// Header is added to every HTTP request the sessions make (POST, the
 	// standalone SSE GET and the closing DELETE), replacing any value the
 	// SDK set; typically Authorization.
@@ -172,10 +178,15 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 // normalize validates o and fills in its defaults.
 func (o Options) normalize() (Options, error) {
 	var problems []error
-	if u, err := url.Parse(o.URL); err != nil {
-		problems = append(problems, fmt.Errorf("URL: %w", err))
-	} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		problems = append(problems, fmt.Errorf("URL %q: want an http or https URL", o.URL))
+	if len(o.Replicas) > 0 && o.URL == "" {
+		o.URL = o.Replicas[0]
+	}
+	for _, raw := range append([]string{o.URL}, o.Replicas...) {
+		if u, err := url.Parse(raw); err != nil {
+			problems = append(problems, fmt.Errorf("URL: %w", err))
+		} else if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			problems = append(problems, fmt.Errorf("URL %q: want an http or https URL", raw))
+		}
 	}
 	for _, f := range []struct {
 		name  string
@@ -284,10 +295,14 @@ func connect(ctx context.Context, o *Options, httpClient *http.Client, args []by
 			// is meant for the calls being measured, not for them.
 			cctx, cancel := context.WithTimeout(ctx, max(o.CallTimeout, DefaultCallTimeout))
 			defer cancel()
-			t := &mcp.StreamableClientTransport{Endpoint: o.URL, HTTPClient: httpClient}
+			endpoint := o.URL
+			if len(o.Replicas) > 0 {
+				endpoint = o.Replicas[i%len(o.Replicas)]
+			}
+			t := &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: httpClient}
 			cs, err := client.Connect(cctx, t, &mcp.ClientSessionOptions{ProtocolVersion: o.ProtocolVersion})
 			if err != nil {
-				errs[i] = fmt.Errorf("load: initialize session %d of %d with %s: %w", i+1, o.Sessions, o.URL, err)
+				errs[i] = fmt.Errorf("load: initialize session %d of %d with %s: %w", i+1, o.Sessions, endpoint, err)
 				return
 			}
 			sessions[i] = newSession(ctx, cs, o.Tool, args, o.CallTimeout)

@@ -232,3 +232,28 @@ func TestRunInvalidOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestRunReplicas spreads the sessions over several endpoints, one session
+// to each in turn.
+func TestRunReplicas(t *testing.T) {
+	var hits [3]atomic.Int64
+	var urls []string
+	for i := range hits {
+		up := NewUpstream()
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[i].Add(1)
+			up.ServeHTTP(w, r)
+		}))
+		t.Cleanup(srv.Close)
+		urls = append(urls, srv.URL)
+	}
+	res, err := Run(t.Context(), Options{Replicas: urls, Sessions: 6, Calls: 120})
+	if err != nil || res.Calls != 120 || res.Errors != 0 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	for i := range hits {
+		if hits[i].Load() < 2*3 { // two sessions each: at least their handshakes
+			t.Errorf("replica %d got %d requests; want its share of the sessions", i, hits[i].Load())
+		}
+	}
+}
