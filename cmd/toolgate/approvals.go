@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/toolgate/toolgate/internal/approval"
-	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/gateway"
 )
 
@@ -79,12 +78,7 @@ func runApprovals(ctx context.Context, e *env, args []string) int {
 			list = []*approval.Approval{&a}
 		}
 	} else {
-		cfg, err := config.Load(*cfgPath, os.LookupEnv)
-		if err != nil {
-			fmt.Fprintln(e.stderr, err)
-			return exitFailure
-		}
-		st, err := gateway.OpenApprovals(ctx, cfg)
+		st, err := openStore(ctx, *cfgPath, gateway.OpenApprovals)
 		if err != nil {
 			return fail(err)
 		}

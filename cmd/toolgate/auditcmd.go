@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/toolgate/toolgate/internal/audit"
-	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/gateway"
 )
 
@@ -140,12 +139,7 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 	if *admin != "" {
 		src = apiSource{&adminBackend{base: strings.TrimSuffix(*admin, "/"), token: os.Getenv(gateway.AdminTokenEnv)}}
 	} else {
-		cfg, err := config.Load(*cfgPath, os.LookupEnv)
-		if err != nil {
-			fmt.Fprintln(e.stderr, err)
-			return exitFailure
-		}
-		st, err := gateway.OpenAudit(ctx, cfg)
+		st, err := openStore(ctx, *cfgPath, gateway.OpenAudit)
 		if err != nil {
 			return fail(err)
 		}

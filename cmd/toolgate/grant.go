@@ -313,3 +313,14 @@ func (b *adminBackend) stream(ctx context.Context, path string, line func([]byte
 	}
 	return sc.Err()
 }
+
+// openStore loads the config at path and opens one of the stores it names,
+// for commands that work on the state directory (or PostgreSQL) directly.
+func openStore[S any](ctx context.Context, path string, open func(context.Context, *config.Config) (S, error)) (S, error) {
+	cfg, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		var zero S
+		return zero, err
+	}
+	return open(ctx, cfg)
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/toolgate/toolgate/internal/catalog"
-	"github.com/toolgate/toolgate/internal/config"
 	"github.com/toolgate/toolgate/internal/gateway"
 )
 
@@ -72,12 +71,7 @@ func runPins(ctx context.Context, e *env, args []string) int {
 			pins = []catalog.Pin{p}
 		}
 	} else {
-		cfg, err := config.Load(*cfgPath, os.LookupEnv)
-		if err != nil {
-			fmt.Fprintln(e.stderr, err)
-			return exitFailure
-		}
-		st, err := gateway.OpenPins(ctx, cfg)
+		st, err := openStore(ctx, *cfgPath, gateway.OpenPins)
 		if err != nil {
 			return fail(err)
 		}

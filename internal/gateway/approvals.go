@@ -520,14 +520,11 @@ func OpenApprovals(ctx context.Context, cfg *config.Config) (approval.Store, err
 	if cfg.Postgres == "" {
 		return sqliteapproval.Open(ctx, cfg.State, nil)
 	}
-	pool, err := pgxpool.New(ctx, cfg.Postgres)
+	st, pool, err := openPooled(ctx, cfg.Postgres, "approval store", func(pool *pgxpool.Pool) (approval.Store, error) {
+		return pgapproval.Open(ctx, pool, &pgapproval.Options{Schema: cfg.PostgresSchema})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("approval store: postgres: %w", err)
-	}
-	st, err := pgapproval.Open(ctx, pool, &pgapproval.Options{Schema: cfg.PostgresSchema})
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("approval store: postgres: %w", err)
+		return nil, err
 	}
 	return &pooledApprovals{Store: st, pool: pool}, nil
 }
@@ -537,8 +534,4 @@ type pooledApprovals struct {
 	pool *pgxpool.Pool
 }
 
-func (p *pooledApprovals) Close() error {
-	err := p.Store.Close()
-	p.pool.Close()
-	return err
-}
+func (p *pooledApprovals) Close() error { return closeBoth(p.Store, p.pool) }

@@ -195,14 +195,11 @@ func OpenAudit(ctx context.Context, cfg *config.Config) (audit.Store, error) {
 		}
 		return st, err
 	}
-	pool, err := pgxpool.New(ctx, cfg.Postgres)
+	st, pool, err := openPooled(ctx, cfg.Postgres, "audit store", func(pool *pgxpool.Pool) (audit.Store, error) {
+		return pgaudit.Open(ctx, pool, &pgaudit.Options{Schema: cfg.PostgresSchema})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("audit store: postgres: %w", err)
-	}
-	st, err := pgaudit.Open(ctx, pool, &pgaudit.Options{Schema: cfg.PostgresSchema})
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("audit store: postgres: %w", err)
+		return nil, err
 	}
 	return &pooledAudit{Store: st, pool: pool}, nil
 }
@@ -212,11 +209,7 @@ type pooledAudit struct {
 	pool *pgxpool.Pool
 }
 
-func (p *pooledAudit) Close() error {
-	err := p.Store.Close()
-	p.pool.Close()
-	return err
-}
+func (p *pooledAudit) Close() error { return closeBoth(p.Store, p.pool) }
 
 // AuditFilter reads the audit query parameters of a request: since and
 // until (RFC 3339), grant, server, tool, decision, after and before

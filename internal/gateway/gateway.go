@@ -590,14 +590,11 @@ func OpenGrants(ctx context.Context, cfg *config.Config, oneShot bool) (grant.St
 		}
 		return st, nil
 	}
-	pool, err := pgxpool.New(ctx, cfg.Postgres)
+	st, pool, err := openPooled(ctx, cfg.Postgres, "grant store", func(pool *pgxpool.Pool) (*pggrant.Store, error) {
+		return pggrant.Open(ctx, pool, &pggrant.Options{NoCache: oneShot, Schema: cfg.PostgresSchema})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("grant store: postgres: %w", err)
-	}
-	st, err := pggrant.Open(ctx, pool, &pggrant.Options{NoCache: oneShot, Schema: cfg.PostgresSchema})
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("grant store: postgres: %w", err)
+		return nil, err
 	}
 	return &pooledGrants{Store: st, pool: pool}, nil
 }
@@ -608,11 +605,7 @@ type pooledGrants struct {
 	pool *pgxpool.Pool
 }
 
-func (p *pooledGrants) Close() error {
-	err := p.Store.Close()
-	p.pool.Close()
-	return err
-}
+func (p *pooledGrants) Close() error { return closeBoth(p.Store, p.pool) }
 
 // failOpen reports whether calls under a limit pass when the budget store
 // cannot be reached.
@@ -744,3 +737,26 @@ func (g *Gateway) Metrics() *telemetry.Metrics { return g.metrics }
 
 // Pins returns the tool pin store, or nil when there is none.
 func (g *Gateway) Pins() catalog.PinStore { return g.pins }
+
+// openPooled opens a store on a connection pool of its own, for commands;
+// the pool is closed again when the store cannot be opened.
+func openPooled[S any](ctx context.Context, url, what string, open func(*pgxpool.Pool) (S, error)) (S, *pgxpool.Pool, error) {
+	var zero S
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		return zero, nil, fmt.Errorf("%s: postgres: %w", what, err)
+	}
+	st, err := open(pool)
+	if err != nil {
+		pool.Close()
+		return zero, nil, fmt.Errorf("%s: postgres: %w", what, err)
+	}
+	return st, pool, nil
+}
+
+// closeBoth closes a store, then the pool it alone used.
+func closeBoth(st interface{ Close() error }, pool *pgxpool.Pool) error {
+	err := st.Close()
+	pool.Close()
+	return err
+}

@@ -237,14 +237,11 @@ func OpenPins(ctx context.Context, cfg *config.Config) (catalog.PinStore, error)
 	if cfg.Postgres == "" {
 		return sqlitepin.Open(ctx, cfg.State, nil)
 	}
-	pool, err := pgxpool.New(ctx, cfg.Postgres)
+	st, pool, err := openPooled(ctx, cfg.Postgres, "tool pin store", func(pool *pgxpool.Pool) (catalog.PinStore, error) {
+		return pgpin.Open(ctx, pool, &pgpin.Options{Schema: cfg.PostgresSchema})
+	})
 	if err != nil {
-		return nil, fmt.Errorf("tool pin store: postgres: %w", err)
-	}
-	st, err := pgpin.Open(ctx, pool, &pgpin.Options{Schema: cfg.PostgresSchema})
-	if err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("tool pin store: postgres: %w", err)
+		return nil, err
 	}
 	return &pooledPins{PinStore: st, pool: pool}, nil
 }
@@ -254,8 +251,4 @@ type pooledPins struct {
 	pool *pgxpool.Pool
 }
 
-func (p *pooledPins) Close() error {
-	err := p.PinStore.Close()
-	p.pool.Close()
-	return err
-}
+func (p *pooledPins) Close() error { return closeBoth(p.PinStore, p.pool) }
