@@ -2,43 +2,20 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/toolgate/toolgate/internal/pgtest"
 )
 
 // pgSchema returns the test PostgreSQL URL and a fresh schema for one
-// test's gateways to share, dropped when the test ends. It skips the test
-// when TOOLGATE_TEST_POSTGRES is not set.
-func pgSchema(t *testing.T) (string, string) {
-	t.Helper()
-	url := os.Getenv("TOOLGATE_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set TOOLGATE_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the replica tests")
-	}
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	schema := "toolgate_gw_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		pool, err := pgxpool.New(context.Background(), url)
-		if err != nil {
-			t.Errorf("drop schema: %v", err)
-			return
-		}
-		defer pool.Close()
-		if _, err := pool.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return url, schema
-}
+// test's gateways to share, dropped when the test ends; it skips the test
+// without TOOLGATE_TEST_POSTGRES.
+func pgSchema(t *testing.T) (string, string) { return pgtest.Schema(t, "gw") }
 
 // TestSharedPolicyAcrossReplicas: two replicas on one PostgreSQL. A policy
 // saved through one replica's admin API is applied by the other; an edit

@@ -2,55 +2,21 @@ package pgapproval_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/toolgate/toolgate/internal/approval"
 	"github.com/toolgate/toolgate/internal/approval/approvaltest"
 	"github.com/toolgate/toolgate/internal/approval/pgapproval"
+	"github.com/toolgate/toolgate/internal/pgtest"
 )
-
-// newSchema returns the database URL and a new schema in it, dropped when
-// the test ends.
-func newSchema(t testing.TB) (url, schema string) {
-	t.Helper()
-	url = os.Getenv("TOOLGATE_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set TOOLGATE_TEST_POSTGRES to a PostgreSQL URL to run this test, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "toolgate_approval_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		p := newPool(t, url)
-		defer p.Close()
-		if _, err := p.Exec(context.Background(), `DROP SCHEMA IF EXISTS "`+schema+`" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return url, schema
-}
-
-func newPool(t testing.TB, url string) *pgxpool.Pool {
-	t.Helper()
-	p, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("pgxpool.New = %v", err)
-	}
-	return p
-}
 
 // open opens a store on its own pool, as another replica would; the pool
 // is closed when the test ends, after the store.
 func open(t testing.TB, url, schema string) *pgapproval.Store {
 	t.Helper()
-	p := newPool(t, url)
+	p := pgtest.Pool(t, url)
 	t.Cleanup(p.Close)
 	s, err := pgapproval.Open(context.Background(), p, &pgapproval.Options{Schema: schema})
 	if err != nil {
@@ -61,7 +27,7 @@ func open(t testing.TB, url, schema string) *pgapproval.Store {
 
 func TestContract(t *testing.T) {
 	approvaltest.Run(t, func(t *testing.T) approvaltest.Opener {
-		url, schema := newSchema(t)
+		url, schema := pgtest.Schema(t, "approval")
 		return func(t *testing.T) approval.Store { return open(t, url, schema) }
 	})
 }
@@ -70,8 +36,8 @@ func TestContract(t *testing.T) {
 // not share approvals, and that a bad schema name is refused.
 func TestSchemas(t *testing.T) {
 	ctx := context.Background()
-	url, one := newSchema(t)
-	_, two := newSchema(t)
+	url, one := pgtest.Schema(t, "approval")
+	_, two := pgtest.Schema(t, "approval")
 	a, b := open(t, url, one), open(t, url, two)
 	x := approval.New(approval.Key{Server: "okta", Tool: "t", Digest: "d"}, t0, t0.Add(time.Hour))
 	if err := a.Create(ctx, x); err != nil {
@@ -80,7 +46,7 @@ func TestSchemas(t *testing.T) {
 	if _, err := b.Get(ctx, x.ID); err == nil {
 		t.Errorf("Get in another schema found %s", x.ID)
 	}
-	p := newPool(t, url)
+	p := pgtest.Pool(t, url)
 	defer p.Close()
 	if _, err := pgapproval.Open(ctx, p, &pgapproval.Options{Schema: `x"; DROP TABLE y; --`}); err == nil || !strings.Contains(err.Error(), "schema") {
 		t.Errorf("Open with a bad schema name = %v; want refused", err)

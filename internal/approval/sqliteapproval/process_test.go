@@ -5,9 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/toolgate/toolgate/internal/approval"
 	"github.com/toolgate/toolgate/internal/approval/sqliteapproval"
+	"github.com/toolgate/toolgate/internal/proctest"
 )
 
 // helperEnv makes the test binary act as a second process using the store:
@@ -90,44 +89,24 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// other is the other process.
+// other is the other process, failing the test when it does.
 type other struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner
-	rest  io.Reader
+	t *testing.T
+	p *proctest.Process
 }
 
 func startOther(t *testing.T, dir string) *other {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return &other{t: t, cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), rest: stdout}
+	return &other{t: t, p: proctest.Start(t, helperEnv, dir)}
 }
 
-func (o *other) send(line string) { fmt.Fprintln(o.stdin, line) }
+func (o *other) send(line string) { o.p.Send(line) }
 
 func (o *other) reply(line string) string {
 	o.t.Helper()
-	if !o.out.Scan() {
-		o.t.Fatalf("%s: the other process ended: %v", line, o.out.Err())
-	}
-	r := o.out.Text()
-	if strings.HasPrefix(r, "error") {
-		o.t.Fatalf("%s: %s", line, r)
+	r, err := o.p.Reply(line)
+	if err != nil {
+		o.t.Fatal(err)
 	}
 	return r
 }
@@ -140,9 +119,7 @@ func (o *other) ask(line string) string {
 
 func (o *other) stop() {
 	o.t.Helper()
-	o.stdin.Close()
-	io.Copy(io.Discard, o.rest)
-	if err := o.cmd.Wait(); err != nil {
+	if err := o.p.Stop(); err != nil {
 		o.t.Errorf("the other process: %v", err)
 	}
 }

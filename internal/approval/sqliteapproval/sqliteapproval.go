@@ -25,9 +25,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +32,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/toolgate/toolgate/internal/approval"
+	"github.com/toolgate/toolgate/internal/sqlitedb"
 )
 
 // File is the name of the database in the state directory.
@@ -69,90 +67,47 @@ const (
 // Open opens, creating it if needed, the store in directory dir, which it
 // creates too if needed. It fails when the database cannot be read or
 // written, or was made by a newer toolgate.
-func Open(ctx context.Context, dir string, opts *Options) (_ *Store, err error) {
+func Open(ctx context.Context, dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	busy := opts.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
-	}
-	path := filepath.Join(dir, File)
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open approval store %s: the path contains '?' or '#'", path)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open approval store: %w", err)
-	}
-	// Made here so that it is private: SQLite gives the WAL and WAL-index
-	// files the database's permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, path, err := sqlitedb.Open(ctx, dir, File, sqlitedb.Options{
+		Store:       "approval store",
+		BusyTimeout: opts.BusyTimeout,
+		Version:     schemaVersion,
+		Schema:      schema,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open approval store: %w", err)
+		return nil, err
 	}
-	f.Close()
-	dsn := fmt.Sprintf("file:%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate",
-		path, busy.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open approval store %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open approval store %s: %w", path, err)
-	}
-	return s, nil
+	return &Store{db: db, path: path}, nil
 }
 
-// migrate creates the schema, or checks its version.
-func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
-	}
-	switch {
-	case v > schemaVersion:
-		return fmt.Errorf("schema version %d is newer than this toolgate's (%d)", v, schemaVersion)
-	case v == schemaVersion:
-		return nil
-	}
-	for _, q := range []string{
-		`CREATE TABLE approvals (
-			id              TEXT    NOT NULL PRIMARY KEY,
-			grant_id        TEXT    NOT NULL,
-			grant_label     TEXT    NOT NULL,
-			session         TEXT    NOT NULL,
-			server          TEXT    NOT NULL,
-			tool            TEXT    NOT NULL,
-			rule            TEXT    NOT NULL,
-			policy_reason   TEXT    NOT NULL,
-			preview         TEXT,             -- JSON; NULL: none
-			digest          TEXT    NOT NULL,
-			created_us      INTEGER NOT NULL, -- Unix microseconds, UTC
-			expires_us      INTEGER NOT NULL,
-			status          TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
-			decided_by      TEXT    NOT NULL,
-			decision_reason TEXT    NOT NULL,
-			decided_us      INTEGER NOT NULL, -- 0: undecided
-			via             TEXT    NOT NULL,
-			consumed_us     INTEGER NOT NULL  -- 0: not used
-		) STRICT`,
-		`CREATE INDEX approvals_key ON approvals (grant_id, server, tool, digest, status)`,
-		`CREATE INDEX approvals_created ON approvals (created_us, id)`,
-		`CREATE INDEX approvals_pending ON approvals (expires_us) WHERE status = 'pending'`,
-		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+// schema creates version schemaVersion of the database.
+var schema = []string{
+	`CREATE TABLE approvals (
+		id              TEXT    NOT NULL PRIMARY KEY,
+		grant_id        TEXT    NOT NULL,
+		grant_label     TEXT    NOT NULL,
+		session         TEXT    NOT NULL,
+		server          TEXT    NOT NULL,
+		tool            TEXT    NOT NULL,
+		rule            TEXT    NOT NULL,
+		policy_reason   TEXT    NOT NULL,
+		preview         TEXT,             -- JSON; NULL: none
+		digest          TEXT    NOT NULL,
+		created_us      INTEGER NOT NULL, -- Unix microseconds, UTC
+		expires_us      INTEGER NOT NULL,
+		status          TEXT    NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'expired')),
+		decided_by      TEXT    NOT NULL,
+		decision_reason TEXT    NOT NULL,
+		decided_us      INTEGER NOT NULL, -- 0: undecided
+		via             TEXT    NOT NULL,
+		consumed_us     INTEGER NOT NULL  -- 0: not used
+	) STRICT`,
+	`CREATE INDEX approvals_key ON approvals (grant_id, server, tool, digest, status)`,
+	`CREATE INDEX approvals_created ON approvals (created_us, id)`,
+	`CREATE INDEX approvals_pending ON approvals (expires_us) WHERE status = 'pending'`,
 }
 
 // us returns t in Unix microseconds, and 0 for the zero Time.

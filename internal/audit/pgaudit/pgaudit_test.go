@@ -2,10 +2,7 @@ package pgaudit_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -17,49 +14,14 @@ import (
 	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/audit/audittest"
 	"github.com/toolgate/toolgate/internal/audit/pgaudit"
+	"github.com/toolgate/toolgate/internal/pgtest"
 )
-
-// dbURL returns the test database's URL, or skips the test.
-func dbURL(t testing.TB) string {
-	url := os.Getenv("TOOLGATE_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set TOOLGATE_TEST_POSTGRES to a PostgreSQL URL to run this test, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
-	return url
-}
-
-// newSchema returns the database URL and a new schema in it, dropped when
-// the test ends.
-func newSchema(t testing.TB) (url, schema string) {
-	t.Helper()
-	url = dbURL(t)
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "toolgate_audit_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		p := newPool(t, url)
-		defer p.Close()
-		if _, err := p.Exec(context.Background(), `DROP SCHEMA "`+schema+`" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return url, schema
-}
-
-func newPool(t testing.TB, url string) *pgxpool.Pool {
-	t.Helper()
-	p, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("pgxpool.New = %v", err)
-	}
-	return p
-}
 
 // open opens a store on its own pool, as another replica would; the pool
 // is closed when the test ends, after the store.
 func open(t testing.TB, url, schema string) *pgaudit.Store {
 	t.Helper()
-	p := newPool(t, url)
+	p := pgtest.Pool(t, url)
 	t.Cleanup(p.Close)
 	s, err := pgaudit.Open(context.Background(), p, &pgaudit.Options{Schema: schema})
 	if err != nil {
@@ -99,9 +61,9 @@ func (tm tamper) Delete(ctx context.Context, seq int64) error {
 
 func TestContract(t *testing.T) {
 	audittest.Run(t, func(t *testing.T) audittest.DB {
-		url, schema := newSchema(t)
+		url, schema := pgtest.Schema(t, "audit")
 		open(t, url, schema).Close() // creates the tables
-		p := newPool(t, url)
+		p := pgtest.Pool(t, url)
 		t.Cleanup(p.Close)
 		return audittest.DB{
 			Open:   func(t *testing.T) audit.Store { return open(t, url, schema) },
@@ -113,7 +75,7 @@ func TestContract(t *testing.T) {
 // TestReplicas writes through Writers on three replicas at once, in both
 // modes: the chain stays one, with every record.
 func TestReplicas(t *testing.T) {
-	url, schema := newSchema(t)
+	url, schema := pgtest.Schema(t, "audit")
 	const replicas, writers, each = 3, 4, 50
 	var (
 		wg   sync.WaitGroup
@@ -169,7 +131,7 @@ func TestReplicas(t *testing.T) {
 // TestSchemaName checks that a schema name that would need quoting is
 // refused.
 func TestSchemaName(t *testing.T) {
-	p := newPool(t, dbURL(t))
+	p := pgtest.Pool(t, pgtest.URL(t))
 	defer p.Close()
 	for _, schema := range []string{"Audit", "a-b", `x"; DROP TABLE y; --`, strings.Repeat("a", 41)} {
 		if _, err := pgaudit.Open(context.Background(), p, &pgaudit.Options{Schema: schema}); err == nil {
@@ -181,9 +143,9 @@ func TestSchemaName(t *testing.T) {
 // TestNewerSchema checks that tables made by a newer toolgate are not
 // touched.
 func TestNewerSchema(t *testing.T) {
-	url, schema := newSchema(t)
+	url, schema := pgtest.Schema(t, "audit")
 	open(t, url, schema).Close()
-	p := newPool(t, url)
+	p := pgtest.Pool(t, url)
 	defer p.Close()
 	table := pgx.Identifier{schema, "toolgate_audit"}.Sanitize()
 	if _, err := p.Exec(context.Background(), "COMMENT ON TABLE "+table+" IS 'toolgate audit v99'"); err != nil {
@@ -195,7 +157,7 @@ func TestNewerSchema(t *testing.T) {
 }
 
 func BenchmarkAppend(b *testing.B) {
-	url, schema := newSchema(b)
+	url, schema := pgtest.Schema(b, "audit")
 	s := open(b, url, schema)
 	defer s.Close()
 	audittest.Benchmark(b, s)

@@ -26,16 +26,13 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // the "sqlite" driver
-
 	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/audit/internal/sqlrec"
+	"github.com/toolgate/toolgate/internal/sqlitedb"
 )
 
 // File is the name of the database in the state directory.
@@ -76,114 +73,67 @@ func Open(ctx context.Context, dir string, opts *Options) (*Store, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	busy := opts.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
-	}
-	path := filepath.Join(dir, File)
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open audit store %s: the path contains '?' or '#'", path)
-	}
-	if opts.NoCreate {
-		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("open audit store: %w", err)
-		}
-	} else {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("open audit store: %w", err)
-		}
-		// Made here so that it is private: SQLite gives the WAL and
-		// WAL-index files the database's permissions.
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("open audit store: %w", err)
-		}
-		f.Close()
-	}
 	// Write transactions begin IMMEDIATE, taking the write lock before they
 	// read the chain's head; read-only ones (Verify) begin DEFERRED.
-	dsn := fmt.Sprintf("file:%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=FULL&_txlock=immediate",
-		path, busy.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
+	db, path, err := sqlitedb.Open(ctx, dir, File, sqlitedb.Options{
+		Store:       "audit store",
+		BusyTimeout: opts.BusyTimeout,
+		Sync:        true,
+		NoCreate:    opts.NoCreate,
+		Version:     schemaVersion,
+		Schema:      schema,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open audit store %s: %w", path, err)
+		return nil, err
 	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open audit store %s: %w", path, err)
-	}
-	return s, nil
+	return &Store{db: db, path: path}, nil
 }
 
-// migrate creates the schema, or checks its version.
-func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
-	}
-	switch {
-	case v > schemaVersion:
-		return fmt.Errorf("schema version %d is newer than this toolgate's (%d)", v, schemaVersion)
-	case v == schemaVersion:
-		return nil
-	}
-	for _, q := range []string{
-		`CREATE TABLE records (
-			seq                 INTEGER NOT NULL PRIMARY KEY,
-			time_us             INTEGER NOT NULL, -- Unix microseconds
-			request_id          TEXT    NOT NULL,
-			grant_id            TEXT    NOT NULL,
-			grant_label         TEXT    NOT NULL,
-			session_id          TEXT    NOT NULL,
-			user_name           TEXT    NOT NULL,
-			server              TEXT    NOT NULL,
-			method              TEXT    NOT NULL,
-			tool                TEXT    NOT NULL,
-			decision            TEXT    NOT NULL,
-			rule                TEXT    NOT NULL,
-			message             TEXT    NOT NULL,
-			counters            TEXT,             -- JSON array; NULL: none
-			upstream_status     TEXT    NOT NULL,
-			upstream_latency_ns INTEGER NOT NULL,
-			overhead_ns         INTEGER NOT NULL,
-			arg_keys            TEXT,             -- JSON array; NULL: none
-			arg_digest          TEXT    NOT NULL,
-			args                BLOB,             -- JSON; NULL: not kept
-			approval            TEXT,             -- JSON object; NULL: none
-			prev                TEXT    NOT NULL,
-			hash                TEXT    NOT NULL
-		) STRICT`,
-		// Each index also holds seq (the rowid), so its matches come in
-		// Seq order.
-		`CREATE INDEX records_time ON records (time_us)`,
-		`CREATE INDEX records_grant_id ON records (grant_id)`,
-		`CREATE INDEX records_grant_label ON records (grant_label)`,
-		`CREATE INDEX records_server ON records (server)`,
-		`CREATE INDEX records_tool ON records (tool)`,
-		`CREATE INDEX records_decision ON records (decision)`,
-		// The chain's head, kept apart from the records so that deleting the
-		// newest is seen, and its anchor: the last record Prune deleted.
-		`CREATE TABLE chain (
-			id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
-			head_seq    INTEGER NOT NULL,
-			head_hash   TEXT    NOT NULL,
-			anchor_seq  INTEGER NOT NULL,
-			anchor_hash TEXT    NOT NULL
-		) STRICT`,
-		`INSERT INTO chain VALUES (1, 0, '', 0, '')`,
-		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+// schema creates version schemaVersion of the database.
+var schema = []string{
+	`CREATE TABLE records (
+		seq                 INTEGER NOT NULL PRIMARY KEY,
+		time_us             INTEGER NOT NULL, -- Unix microseconds
+		request_id          TEXT    NOT NULL,
+		grant_id            TEXT    NOT NULL,
+		grant_label         TEXT    NOT NULL,
+		session_id          TEXT    NOT NULL,
+		user_name           TEXT    NOT NULL,
+		server              TEXT    NOT NULL,
+		method              TEXT    NOT NULL,
+		tool                TEXT    NOT NULL,
+		decision            TEXT    NOT NULL,
+		rule                TEXT    NOT NULL,
+		message             TEXT    NOT NULL,
+		counters            TEXT,             -- JSON array; NULL: none
+		upstream_status     TEXT    NOT NULL,
+		upstream_latency_ns INTEGER NOT NULL,
+		overhead_ns         INTEGER NOT NULL,
+		arg_keys            TEXT,             -- JSON array; NULL: none
+		arg_digest          TEXT    NOT NULL,
+		args                BLOB,             -- JSON; NULL: not kept
+		approval            TEXT,             -- JSON object; NULL: none
+		prev                TEXT    NOT NULL,
+		hash                TEXT    NOT NULL
+	) STRICT`,
+	// Each index also holds seq (the rowid), so its matches come in
+	// Seq order.
+	`CREATE INDEX records_time ON records (time_us)`,
+	`CREATE INDEX records_grant_id ON records (grant_id)`,
+	`CREATE INDEX records_grant_label ON records (grant_label)`,
+	`CREATE INDEX records_server ON records (server)`,
+	`CREATE INDEX records_tool ON records (tool)`,
+	`CREATE INDEX records_decision ON records (decision)`,
+	// The chain's head, kept apart from the records so that deleting the
+	// newest is seen, and its anchor: the last record Prune deleted.
+	`CREATE TABLE chain (
+		id          INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+		head_seq    INTEGER NOT NULL,
+		head_hash   TEXT    NOT NULL,
+		anchor_seq  INTEGER NOT NULL,
+		anchor_hash TEXT    NOT NULL
+	) STRICT`,
+	`INSERT INTO chain VALUES (1, 0, '', 0, '')`,
 }
 
 func (s *Store) check(what string) error {

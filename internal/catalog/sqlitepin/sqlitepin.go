@@ -20,18 +20,14 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync/atomic"
 	"time"
-
-	_ "modernc.org/sqlite" // the "sqlite" driver
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/toolgate/toolgate/internal/catalog"
 	"github.com/toolgate/toolgate/internal/catalog/internal/pinstate"
+	"github.com/toolgate/toolgate/internal/sqlitedb"
 )
 
 // File is the name of the database in the state directory.
@@ -63,77 +59,38 @@ const (
 // Open opens, creating it if needed, the store in directory dir, which it
 // creates too if needed. It fails when the database cannot be read or
 // written, or was made by a newer toolgate.
-func Open(ctx context.Context, dir string, opts *Options) (_ *Store, err error) {
-	busy := 5 * time.Second
-	if opts != nil && opts.BusyTimeout > 0 {
+func Open(ctx context.Context, dir string, opts *Options) (*Store, error) {
+	var busy time.Duration
+	if opts != nil {
 		busy = opts.BusyTimeout
 	}
-	path := filepath.Join(dir, File)
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open pin store %s: the path contains '?' or '#'", path)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open pin store: %w", err)
-	}
-	// Made here so that it is private: SQLite gives the WAL and WAL-index
-	// files the database's permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, path, err := sqlitedb.Open(ctx, dir, File, sqlitedb.Options{
+		Store:       "pin store",
+		BusyTimeout: busy,
+		Version:     schemaVersion,
+		Schema:      schema,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open pin store: %w", err)
+		return nil, err
 	}
-	f.Close()
-	dsn := fmt.Sprintf("file:%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate",
-		path, busy.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open pin store %s: %w", path, err)
-	}
-	s := &Store{db: db, path: path}
-	if err := s.migrate(ctx); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open pin store %s: %w", path, err)
-	}
-	return s, nil
+	return &Store{db: db, path: path}, nil
 }
 
-// migrate creates the schema, or checks its version.
-func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
-	}
-	switch {
-	case v > schemaVersion:
-		return fmt.Errorf("schema version %d is newer than this toolgate's (%d)", v, schemaVersion)
-	case v == schemaVersion:
-		return nil
-	}
-	for _, q := range []string{
-		`CREATE TABLE pins (
-			server             TEXT    NOT NULL,
-			tool               TEXT    NOT NULL,
-			digest             TEXT    NOT NULL, -- of the pinned definition
-			definition         TEXT    NOT NULL, -- canonical JSON (catalog.Definition)
-			first_seen_us      INTEGER NOT NULL, -- Unix microseconds, UTC
-			accepted_us        INTEGER NOT NULL, -- 0: pinned when first seen
-			accepted_by        TEXT    NOT NULL,
-			pending_digest     TEXT,             -- NULL: nothing pending
-			pending_definition TEXT,
-			pending_seen_us    INTEGER,
-			PRIMARY KEY (server, tool)
-		) STRICT`,
-		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+// schema creates version schemaVersion of the database.
+var schema = []string{
+	`CREATE TABLE pins (
+		server             TEXT    NOT NULL,
+		tool               TEXT    NOT NULL,
+		digest             TEXT    NOT NULL, -- of the pinned definition
+		definition         TEXT    NOT NULL, -- canonical JSON (catalog.Definition)
+		first_seen_us      INTEGER NOT NULL, -- Unix microseconds, UTC
+		accepted_us        INTEGER NOT NULL, -- 0: pinned when first seen
+		accepted_by        TEXT    NOT NULL,
+		pending_digest     TEXT,             -- NULL: nothing pending
+		pending_definition TEXT,
+		pending_seen_us    INTEGER,
+		PRIMARY KEY (server, tool)
+	) STRICT`,
 }
 
 // querier is a *sql.DB or a *sql.Tx.

@@ -6,9 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"github.com/toolgate/toolgate/internal/catalog"
 	"github.com/toolgate/toolgate/internal/catalog/pintest"
 	"github.com/toolgate/toolgate/internal/catalog/sqlitepin"
+	"github.com/toolgate/toolgate/internal/proctest"
 )
 
 var t0 = time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
@@ -138,52 +137,6 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// helper is another process using the store.
-type helper struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Scanner
-}
-
-func startHelper(t *testing.T, dir string) *helper {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	return &helper{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
-}
-
-// ask sends a command and returns the answer, or an error.
-func (h *helper) ask(line string) (string, error) {
-	fmt.Fprintln(h.stdin, line)
-	if !h.out.Scan() {
-		return "", fmt.Errorf("%s: the other process ended: %v", line, h.out.Err())
-	}
-	if reply := h.out.Text(); !strings.HasPrefix(reply, "error") {
-		return reply, nil
-	}
-	return "", fmt.Errorf("%s: %s", line, h.out.Text())
-}
-
-func (h *helper) stop(t *testing.T) {
-	h.stdin.Close()
-	for h.out.Scan() {
-	}
-	if err := h.cmd.Wait(); err != nil {
-		t.Errorf("the other process: %v", err)
-	}
-}
-
 // TestProcesses checks that stores in several processes record each tool
 // once, see each other's changes, and that a change accepted in one process
 // (the CLI) is the pin in another (the gateway).
@@ -195,7 +148,7 @@ func TestProcesses(t *testing.T) {
 	dir := t.TempDir()
 	s := open(t, dir)
 	defer s.Close()
-	helpers := []*helper{startHelper(t, dir), startHelper(t, dir)}
+	helpers := []*proctest.Process{proctest.Start(t, helperEnv, dir), proctest.Start(t, helperEnv, dir)}
 	const n = 50
 
 	// Every process observes v1 then v2 of every tool, at once.
@@ -203,7 +156,7 @@ func TestProcesses(t *testing.T) {
 	for _, h := range helpers {
 		wg.Go(func() {
 			for _, desc := range []string{"v1", "v2"} {
-				if _, err := h.ask(fmt.Sprintf("observe %d %s", n, desc)); err != nil {
+				if _, err := h.Ask(fmt.Sprintf("observe %d %s", n, desc)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -233,7 +186,7 @@ func TestProcesses(t *testing.T) {
 	}
 
 	// The CLI accepts; the gateway sees it at once.
-	if reply, err := helpers[0].ask("accept tool_7 v2 alice"); err != nil || reply != catalog.StatusPinned {
+	if reply, err := helpers[0].Ask("accept tool_7 v2 alice"); err != nil || reply != catalog.StatusPinned {
 		t.Fatalf("accept in another process = %q, %v", reply, err)
 	}
 	tl := tool("tool_7", "v2")
@@ -241,11 +194,13 @@ func TestProcesses(t *testing.T) {
 	if err != nil || p.Status != catalog.StatusPinned || p.AcceptedBy != "alice" {
 		t.Fatalf("Observe after an Accept in another process = %+v, %v; want v2 pinned, accepted by alice", p, err)
 	}
-	if _, err := helpers[1].ask("accept tool_7 v2 bob"); err == nil || !strings.Contains(err.Error(), catalog.ErrNotPending.Error()) {
+	if _, err := helpers[1].Ask("accept tool_7 v2 bob"); err == nil || !strings.Contains(err.Error(), catalog.ErrNotPending.Error()) {
 		t.Fatalf("second accept in another process = %v; want %q", err, catalog.ErrNotPending)
 	}
 	for _, h := range helpers {
-		h.stop(t)
+		if err := h.Stop(); err != nil {
+			t.Errorf("the other process: %v", err)
+		}
 	}
 	if _, err := s.Accept(ctx, "okta", "tool_8", catalog.Digest(tool("tool_8", "v2")), "carol", t0.Add(3*time.Hour)); err != nil {
 		t.Fatalf("Accept after the other processes closed = %v", err)

@@ -2,59 +2,25 @@ package pggrant_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
-
 	"github.com/toolgate/toolgate/internal/grant"
 	"github.com/toolgate/toolgate/internal/grant/granttest"
 	"github.com/toolgate/toolgate/internal/grant/pggrant"
+	"github.com/toolgate/toolgate/internal/pgtest"
 )
 
 var t0 = time.Date(2026, time.March, 1, 12, 0, 0, 0, time.UTC)
-
-// newSchema returns the database URL and a new schema in it, dropped when
-// the test ends.
-func newSchema(t testing.TB) (url, schema string) {
-	t.Helper()
-	url = os.Getenv("TOOLGATE_TEST_POSTGRES")
-	if url == "" {
-		t.Skip("set TOOLGATE_TEST_POSTGRES to a PostgreSQL URL to run this test, e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
-	}
-	var b [6]byte
-	rand.Read(b[:])
-	schema = "toolgate_grant_test_" + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		p := newPool(t, url)
-		defer p.Close()
-		if _, err := p.Exec(context.Background(), `DROP SCHEMA "`+schema+`" CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	return url, schema
-}
-
-func newPool(t testing.TB, url string) *pgxpool.Pool {
-	t.Helper()
-	p, err := pgxpool.New(context.Background(), url)
-	if err != nil {
-		t.Fatalf("pgxpool.New = %v", err)
-	}
-	return p
-}
 
 // open opens a store on its own pool, as another replica would; the pool
 // is closed when the test ends, after the store.
 func open(t testing.TB, url string, opts *pggrant.Options) *pggrant.Store {
 	t.Helper()
-	p := newPool(t, url)
+	p := pgtest.Pool(t, url)
 	t.Cleanup(p.Close)
 	s, err := pggrant.Open(context.Background(), p, opts)
 	if err != nil {
@@ -70,7 +36,7 @@ func options(schema string, o pggrant.Options) *pggrant.Options {
 
 func TestContract(t *testing.T) {
 	granttest.Run(t, func(t *testing.T) granttest.Opener {
-		url, schema := newSchema(t)
+		url, schema := pgtest.Schema(t, "grant")
 		return func(t *testing.T) grant.Store { return open(t, url, options(schema, pggrant.Options{})) }
 	})
 }
@@ -79,7 +45,7 @@ func TestContract(t *testing.T) {
 // at every Lookup.
 func TestContractNoCache(t *testing.T) {
 	granttest.Run(t, func(t *testing.T) granttest.Opener {
-		url, schema := newSchema(t)
+		url, schema := pgtest.Schema(t, "grant")
 		return func(t *testing.T) grant.Store {
 			return open(t, url, options(schema, pggrant.Options{NoCache: true}))
 		}
@@ -90,7 +56,7 @@ func TestContractNoCache(t *testing.T) {
 // as when the CLI works next to running gateways.
 func TestContractMixed(t *testing.T) {
 	granttest.Run(t, func(t *testing.T) granttest.Opener {
-		url, schema := newSchema(t)
+		url, schema := pgtest.Schema(t, "grant")
 		var mu sync.Mutex
 		n := 0
 		return func(t *testing.T) grant.Store {
@@ -108,7 +74,7 @@ func TestContractMixed(t *testing.T) {
 // the replica reads the database.
 func TestSilentReplica(t *testing.T) {
 	ctx := context.Background()
-	url, schema := newSchema(t)
+	url, schema := pgtest.Schema(t, "grant")
 	const lease = 600 * time.Millisecond
 	a := open(t, url, options(schema, pggrant.Options{Lease: lease}))
 	defer a.Close()
@@ -158,14 +124,14 @@ func TestSilentReplica(t *testing.T) {
 // Store, reaches the replicas, and that grants cannot be deleted.
 func TestChangeByHand(t *testing.T) {
 	ctx := context.Background()
-	url, schema := newSchema(t)
+	url, schema := pgtest.Schema(t, "grant")
 	s := open(t, url, options(schema, pggrant.Options{}))
 	defer s.Close()
 	g, token, _ := grant.New("alice", "okta", t0)
 	if err := s.Create(ctx, g, grant.Hash(token)); err != nil {
 		t.Fatal(err)
 	}
-	p := newPool(t, url)
+	p := pgtest.Pool(t, url)
 	defer p.Close()
 	table := `"` + schema + `".toolgate_grants`
 	if _, err := p.Exec(ctx, "UPDATE "+table+" SET revoked = $1 WHERE label = 'alice'", t0.Add(time.Hour)); err != nil {
@@ -187,14 +153,14 @@ func TestChangeByHand(t *testing.T) {
 }
 
 func BenchmarkStore(b *testing.B) {
-	url, schema := newSchema(b)
+	url, schema := pgtest.Schema(b, "grant")
 	s := open(b, url, options(schema, pggrant.Options{}))
 	defer s.Close()
 	granttest.Benchmark(b, s)
 }
 
 func BenchmarkStoreNoCache(b *testing.B) {
-	url, schema := newSchema(b)
+	url, schema := pgtest.Schema(b, "grant")
 	s := open(b, url, options(schema, pggrant.Options{NoCache: true}))
 	defer s.Close()
 	granttest.Benchmark(b, s)

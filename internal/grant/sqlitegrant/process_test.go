@@ -5,15 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/toolgate/toolgate/internal/grant"
 	"github.com/toolgate/toolgate/internal/grant/sqlitegrant"
+	"github.com/toolgate/toolgate/internal/proctest"
 )
 
 // helperEnv makes the test binary act as a second process using the store:
@@ -102,30 +101,12 @@ func TestOtherProcess(t *testing.T) {
 		}
 	}()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-	cmd.Env = append(os.Environ(), helperEnv+"="+dir)
-	cmd.Stderr = os.Stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := bufio.NewScanner(stdout)
+	other := proctest.Start(t, helperEnv, dir)
 	ask := func(line string) string {
 		t.Helper()
-		fmt.Fprintln(stdin, line)
-		if !out.Scan() {
-			t.Fatalf("%s: the other process ended: %v", line, out.Err())
-		}
-		reply := out.Text()
-		if strings.HasPrefix(reply, "error") {
-			t.Fatalf("%s: %s", line, reply)
+		reply, err := other.Ask(line)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return reply
 	}
@@ -148,9 +129,7 @@ func TestOtherProcess(t *testing.T) {
 	if reply := ask("revoke here"); reply != "ok" {
 		t.Fatalf("revoke here: %s", reply)
 	}
-	stdin.Close()
-	io.Copy(io.Discard, stdout)
-	if err := cmd.Wait(); err != nil {
+	if err := other.Stop(); err != nil {
 		t.Fatalf("the other process: %v", err)
 	}
 	if _, err := grant.Authenticate(ctx, s, token, t0); !errors.Is(err, grant.ErrRevoked) {

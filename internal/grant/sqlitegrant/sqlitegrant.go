@@ -55,9 +55,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -68,6 +65,7 @@ import (
 	"github.com/toolgate/toolgate/internal/grant"
 	"github.com/toolgate/toolgate/internal/grant/internal/cache"
 	"github.com/toolgate/toolgate/internal/grant/internal/lastused"
+	"github.com/toolgate/toolgate/internal/sqlitedb"
 )
 
 // File is the name of the database in the state directory.
@@ -127,26 +125,14 @@ func Open(ctx context.Context, dir string, opts *Options) (_ *Store, err error) 
 		opts = &Options{}
 	}
 	touchEvery := cmpOr(opts.TouchEvery, 5*time.Second)
-	busy := cmpOr(opts.BusyTimeout, 5*time.Second)
-	path := filepath.Join(dir, File)
-	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("open grant store %s: the path contains '?' or '#'", path)
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("open grant store: %w", err)
-	}
-	// Made here so that it is private: SQLite gives the WAL and WAL-index
-	// files the database's permissions.
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	db, path, err := sqlitedb.Open(ctx, dir, File, sqlitedb.Options{
+		Store:       "grant store",
+		BusyTimeout: opts.BusyTimeout,
+		Version:     schemaVersion,
+		Schema:      schema,
+	})
 	if err != nil {
-		return nil, fmt.Errorf("open grant store: %w", err)
-	}
-	f.Close()
-	dsn := fmt.Sprintf("file:%s?_busy_timeout=%d&_journal_mode=WAL&_synchronous=NORMAL&_txlock=immediate",
-		path, busy.Milliseconds())
-	db, err := sql.Open("sqlite", dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open grant store %s: %w", path, err)
+		return nil, err
 	}
 	s := &Store{db: db, path: path}
 	defer func() {
@@ -155,9 +141,6 @@ func Open(ctx context.Context, dir string, opts *Options) (_ *Store, err error) 
 			err = fmt.Errorf("open grant store %s: %w", path, err)
 		}
 	}()
-	if err := s.migrate(ctx); err != nil {
-		return nil, err
-	}
 	// One connection reads the changes for the store's life, which also
 	// keeps the WAL index in place for the mapping below.
 	if s.conn, err = db.Conn(ctx); err != nil {
@@ -191,54 +174,31 @@ func cmpOr(d, def time.Duration) time.Duration {
 	return def
 }
 
-// migrate creates the schema, or checks its version.
-func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	var v int
-	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
-		return err
-	}
-	switch {
-	case v > schemaVersion:
-		return fmt.Errorf("schema version %d is newer than this toolgate's (%d)", v, schemaVersion)
-	case v == schemaVersion:
-		return nil
-	}
-	for _, q := range []string{
-		`CREATE TABLE grants (
-			hash         BLOB    NOT NULL UNIQUE, -- SHA-256 of the token
-			id           TEXT    NOT NULL PRIMARY KEY,
-			label        TEXT    NOT NULL,
-			server       TEXT    NOT NULL,
-			policy       TEXT    NOT NULL,
-			created_us   INTEGER NOT NULL, -- Unix microseconds, UTC
-			expires_us   INTEGER NOT NULL, -- 0: never
-			revoked_us   INTEGER NOT NULL, -- 0: live
-			last_used_us INTEGER NOT NULL, -- 0: never
-			seq          INTEGER NOT NULL  -- the write transaction that last changed the row
-		) STRICT`,
-		`CREATE UNIQUE INDEX grants_live_label ON grants (label) WHERE revoked_us = 0`,
-		`CREATE INDEX grants_seq ON grants (seq)`,
-		// So that a change made by hand (say, a revocation with the sqlite3
-		// shell) reaches the gateways too, and a grant is not deleted from
-		// the database while they still hold it.
-		`CREATE TRIGGER grants_stamp AFTER UPDATE ON grants WHEN NEW.seq = OLD.seq BEGIN
-			UPDATE grants SET seq = (SELECT max(seq) FROM grants) + 1 WHERE id = NEW.id;
-		END`,
-		`CREATE TRIGGER grants_keep BEFORE DELETE ON grants BEGIN
-			SELECT RAISE(ABORT, 'grants are revoked, not deleted');
-		END`,
-		fmt.Sprintf("PRAGMA user_version = %d", schemaVersion),
-	} {
-		if _, err := tx.ExecContext(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit()
+// schema creates version schemaVersion of the database.
+var schema = []string{
+	`CREATE TABLE grants (
+		hash         BLOB    NOT NULL UNIQUE, -- SHA-256 of the token
+		id           TEXT    NOT NULL PRIMARY KEY,
+		label        TEXT    NOT NULL,
+		server       TEXT    NOT NULL,
+		policy       TEXT    NOT NULL,
+		created_us   INTEGER NOT NULL, -- Unix microseconds, UTC
+		expires_us   INTEGER NOT NULL, -- 0: never
+		revoked_us   INTEGER NOT NULL, -- 0: live
+		last_used_us INTEGER NOT NULL, -- 0: never
+		seq          INTEGER NOT NULL  -- the write transaction that last changed the row
+	) STRICT`,
+	`CREATE UNIQUE INDEX grants_live_label ON grants (label) WHERE revoked_us = 0`,
+	`CREATE INDEX grants_seq ON grants (seq)`,
+	// So that a change made by hand (say, a revocation with the sqlite3
+	// shell) reaches the gateways too, and a grant is not deleted from
+	// the database while they still hold it.
+	`CREATE TRIGGER grants_stamp AFTER UPDATE ON grants WHEN NEW.seq = OLD.seq BEGIN
+		UPDATE grants SET seq = (SELECT max(seq) FROM grants) + 1 WHERE id = NEW.id;
+	END`,
+	`CREATE TRIGGER grants_keep BEFORE DELETE ON grants BEGIN
+		SELECT RAISE(ABORT, 'grants are revoked, not deleted');
+	END`,
 }
 
 // Lookup implements grant.Store. It reads the database only when it
