@@ -343,7 +343,7 @@ func (r *reader) config(root *source.Node) *Config {
 	c.PostgresSchema = "public"
 	if s, ok := r.str(f["postgres_schema"]); ok {
 		if !schemaName.MatchString(s) {
-			r.d.Errorf(f["postgres_schema"].Pos, "postgres_schema %q: use 1 to 40 of a-z, 0-9 and _", s)
+			r.d.Errorf(f["postgres_schema"].Pos, "postgres_schema %q: use 1 to 40 of a-z, 0-9 and _, not starting with a digit", s)
 		}
 		c.PostgresSchema = s
 	}
@@ -426,7 +426,7 @@ func (r *reader) auth(n *source.Node, a *Auth) bool {
 }
 
 // schemaName is what a PostgreSQL schema may be called here.
-var schemaName = regexp.MustCompile(`^[a-z0-9_]{1,40}$`)
+var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
 
 // serverName is what a server may be called: a URL path segment that needs
 // no escaping.

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/toolgate/toolgate/internal/approval"
+	"github.com/toolgate/toolgate/internal/pgdb"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -55,8 +55,6 @@ const (
 		created, expires, status, decided_by, decision_reason, decided_at, via, consumed_at`
 	schemaVersion = 1
 )
-
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
 
 // queries holds the store's SQL, with its schema's names.
 type queries struct {
@@ -101,12 +99,11 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error
 	if opts != nil {
 		o = *opts
 	}
-	if o.Schema == "" {
-		o.Schema = "public"
+	schema, err := pgdb.Schema(o.Schema)
+	if err != nil {
+		return nil, fmt.Errorf("open approval store: %w", err)
 	}
-	if !schemaName.MatchString(o.Schema) {
-		return nil, fmt.Errorf("open approval store: schema %q is not 1 to 40 of [a-z0-9_]", o.Schema)
-	}
+	o.Schema = schema
 	s := &Store{pool: pool, schema: o.Schema, q: newQueries(o.Schema)}
 	if err := s.migrate(ctx); err != nil {
 		return nil, fmt.Errorf("open approval store in schema %s: %w", o.Schema, err)
@@ -114,35 +111,15 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error
 	return s, nil
 }
 
-// migrate creates the table, or checks its version, holding a lock so
-// that replicas starting together do not race.
+// migrate creates the table, or checks its version.
 func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", s.q.table); err != nil {
-		return err
-	}
-	var comment *string
-	if err := tx.QueryRow(ctx, "SELECT obj_description(to_regclass($1), 'pg_class')", s.q.table).Scan(&comment); err != nil {
-		return err
-	}
-	if comment != nil {
-		// The comment holds the schema version.
-		var v int
-		if _, err := fmt.Sscanf(*comment, "toolgate approvals v%d", &v); err != nil {
-			return fmt.Errorf("table %s exists, but its comment %q is not toolgate's", s.q.table, *comment)
-		}
-		if v > schemaVersion {
-			return fmt.Errorf("table %s has version %d, newer than this toolgate's (%d)", s.q.table, v, schemaVersion)
-		}
-		return nil
-	}
-	for _, q := range []string{
-		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{s.schema}.Sanitize(),
-		"CREATE TABLE " + s.q.table + ` (
+	return pgdb.Migrate(ctx, s.pool, pgdb.Tables{
+		Schema:  s.schema,
+		Table:   "toolgate_approvals",
+		Name:    "toolgate approvals",
+		Version: schemaVersion,
+		Create: []string{
+			"CREATE TABLE " + s.q.table + ` (
 			id              text        NOT NULL PRIMARY KEY,
 			grant_id        text        NOT NULL,
 			grant_label     text        NOT NULL,
@@ -162,16 +139,11 @@ func (s *Store) migrate(ctx context.Context) error {
 			via             text        NOT NULL,
 			consumed_at     timestamptz           -- NULL: not used
 		)`,
-		fmt.Sprintf("COMMENT ON TABLE %s IS 'toolgate approvals v%d'", s.q.table, schemaVersion),
-		"CREATE INDEX ON " + s.q.table + " (grant_id, server, tool, digest, status)",
-		"CREATE INDEX ON " + s.q.table + " (created DESC, id DESC)",
-		"CREATE INDEX ON " + s.q.table + " (expires) WHERE status = 'pending'",
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+			"CREATE INDEX ON " + s.q.table + " (grant_id, server, tool, digest, status)",
+			"CREATE INDEX ON " + s.q.table + " (created DESC, id DESC)",
+			"CREATE INDEX ON " + s.q.table + " (expires) WHERE status = 'pending'",
+		},
+	})
 }
 
 func scan(r pgx.Row) (*approval.Approval, error) {

@@ -16,7 +16,6 @@ package pgaudit
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/toolgate/toolgate/internal/audit"
 	"github.com/toolgate/toolgate/internal/audit/internal/sqlrec"
+	"github.com/toolgate/toolgate/internal/pgdb"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -59,19 +59,18 @@ const schemaVersion = 1
 // that appends do not wait long.
 const pruneBatch = 1000
 
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
-
 // Open opens the store in opts.Schema of pool's database, creating its
 // tables if needed. The caller keeps pool, and closes it after the Store.
 // Open fails when the database cannot be read or written, or its tables
 // were made by a newer toolgate.
 func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
-	schema := "public"
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
+	var name string
+	if opts != nil {
+		name = opts.Schema
 	}
-	if !schemaName.MatchString(schema) {
-		return nil, fmt.Errorf("open audit store: schema %q is not 1 to 40 of [a-z0-9_]", schema)
+	schema, err := pgdb.Schema(name)
+	if err != nil {
+		return nil, fmt.Errorf("open audit store: %w", err)
 	}
 	s := &Store{
 		pool:      pool,
@@ -95,36 +94,15 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error
 
 func param(n int) string { return "$" + strconv.Itoa(n) }
 
-// migrate creates the tables, or checks their version, holding a lock so
-// that replicas starting together do not race.
+// migrate creates the tables, or checks their version.
 func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", s.records); err != nil {
-		return err
-	}
-	var comment *string
-	err = tx.QueryRow(ctx, "SELECT obj_description(to_regclass($1), 'pg_class')", s.records).Scan(&comment)
-	if err != nil {
-		return err
-	}
-	if comment != nil {
-		// The comment holds the schema version.
-		var v int
-		if _, err := fmt.Sscanf(*comment, "toolgate audit v%d", &v); err != nil {
-			return fmt.Errorf("table %s exists, but its comment %q is not toolgate's", s.records, *comment)
-		}
-		if v > schemaVersion {
-			return fmt.Errorf("table %s has version %d, newer than this toolgate's (%d)", s.records, v, schemaVersion)
-		}
-		return nil
-	}
-	for _, q := range []string{
-		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{s.schema}.Sanitize(),
-		"CREATE TABLE " + s.records + ` (
+	return pgdb.Migrate(ctx, s.pool, pgdb.Tables{
+		Schema:  s.schema,
+		Table:   "toolgate_audit",
+		Name:    "toolgate audit",
+		Version: schemaVersion,
+		Create: []string{
+			"CREATE TABLE " + s.records + ` (
 			seq                 bigint NOT NULL PRIMARY KEY,
 			time_us             bigint NOT NULL, -- Unix microseconds
 			request_id          text   NOT NULL,
@@ -149,31 +127,26 @@ func (s *Store) migrate(ctx context.Context) error {
 			prev                text   NOT NULL,
 			hash                text   NOT NULL
 		)`,
-		fmt.Sprintf("COMMENT ON TABLE %s IS 'toolgate audit v%d'", s.records, schemaVersion),
-		// With seq last, each index gives its matches in Seq order.
-		"CREATE INDEX ON " + s.records + " (time_us)",
-		"CREATE INDEX ON " + s.records + " (grant_id, seq)",
-		"CREATE INDEX ON " + s.records + " (grant_label, seq)",
-		"CREATE INDEX ON " + s.records + " (server, seq)",
-		"CREATE INDEX ON " + s.records + " (tool, seq)",
-		"CREATE INDEX ON " + s.records + " (decision, seq)",
-		// The chain's head, kept apart from the records so that deleting the
-		// newest is seen, and locked by every Append; and its anchor: the
-		// last record Prune deleted.
-		"CREATE TABLE " + s.chain + ` (
+			// With seq last, each index gives its matches in Seq order.
+			"CREATE INDEX ON " + s.records + " (time_us)",
+			"CREATE INDEX ON " + s.records + " (grant_id, seq)",
+			"CREATE INDEX ON " + s.records + " (grant_label, seq)",
+			"CREATE INDEX ON " + s.records + " (server, seq)",
+			"CREATE INDEX ON " + s.records + " (tool, seq)",
+			"CREATE INDEX ON " + s.records + " (decision, seq)",
+			// The chain's head, kept apart from the records so that deleting the
+			// newest is seen, and locked by every Append; and its anchor: the
+			// last record Prune deleted.
+			"CREATE TABLE " + s.chain + ` (
 			id          int    NOT NULL PRIMARY KEY CHECK (id = 1),
 			head_seq    bigint NOT NULL,
 			head_hash   text   NOT NULL,
 			anchor_seq  bigint NOT NULL,
 			anchor_hash text   NOT NULL
 		)`,
-		"INSERT INTO " + s.chain + " VALUES (1, 0, '', 0, '')",
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+			"INSERT INTO " + s.chain + " VALUES (1, 0, '', 0, '')",
+		},
+	})
 }
 
 func (s *Store) check(what string) error {

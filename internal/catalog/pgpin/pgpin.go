@@ -16,7 +16,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"sync/atomic"
 	"time"
 
@@ -27,6 +26,7 @@ import (
 
 	"github.com/toolgate/toolgate/internal/catalog"
 	"github.com/toolgate/toolgate/internal/catalog/internal/pinstate"
+	"github.com/toolgate/toolgate/internal/pgdb"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -62,8 +62,6 @@ type queries struct {
 	listAll, listServer string
 }
 
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
-
 func newQueries(schema string) queries {
 	q := queries{table: pgx.Identifier{schema, "toolgate_pins"}.Sanitize()}
 	sel := "SELECT " + columns + " FROM " + q.table
@@ -84,12 +82,13 @@ func newQueries(schema string) queries {
 // Open fails when the database cannot be read or written, or the table was
 // made by a newer toolgate.
 func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error) {
-	schema := "public"
-	if opts != nil && opts.Schema != "" {
-		schema = opts.Schema
+	var name string
+	if opts != nil {
+		name = opts.Schema
 	}
-	if !schemaName.MatchString(schema) {
-		return nil, fmt.Errorf("open pin store: schema %q is not 1 to 40 of [a-z0-9_]", schema)
+	schema, err := pgdb.Schema(name)
+	if err != nil {
+		return nil, fmt.Errorf("open pin store: %w", err)
 	}
 	s := &Store{pool: pool, schema: schema, q: newQueries(schema)}
 	if err := s.migrate(ctx); err != nil {
@@ -98,35 +97,15 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (*Store, error
 	return s, nil
 }
 
-// migrate creates the table, or checks its version, holding a lock so that
-// replicas starting together do not race.
+// migrate creates the table, or checks its version.
 func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", s.q.table); err != nil {
-		return err
-	}
-	var comment *string
-	if err := tx.QueryRow(ctx, "SELECT obj_description(to_regclass($1), 'pg_class')", s.q.table).Scan(&comment); err != nil {
-		return err
-	}
-	if comment != nil {
-		// The comment holds the schema version.
-		var v int
-		if _, err := fmt.Sscanf(*comment, "toolgate pins v%d", &v); err != nil {
-			return fmt.Errorf("table %s exists, but its comment %q is not toolgate's", s.q.table, *comment)
-		}
-		if v > schemaVersion {
-			return fmt.Errorf("table %s has version %d, newer than this toolgate's (%d)", s.q.table, v, schemaVersion)
-		}
-		return nil
-	}
-	for _, q := range []string{
-		"CREATE SCHEMA IF NOT EXISTS " + pgx.Identifier{s.schema}.Sanitize(),
-		"CREATE TABLE " + s.q.table + ` (
+	return pgdb.Migrate(ctx, s.pool, pgdb.Tables{
+		Schema:  s.schema,
+		Table:   "toolgate_pins",
+		Name:    "toolgate pins",
+		Version: schemaVersion,
+		Create: []string{
+			"CREATE TABLE " + s.q.table + ` (
 			server             text        NOT NULL,
 			tool               text        NOT NULL,
 			digest             text        NOT NULL, -- of the pinned definition
@@ -139,13 +118,8 @@ func (s *Store) migrate(ctx context.Context) error {
 			pending_seen       timestamptz,
 			PRIMARY KEY (server, tool)
 		)`,
-		fmt.Sprintf("COMMENT ON TABLE %s IS 'toolgate pins v%d'", s.q.table, schemaVersion),
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+		},
+	})
 }
 
 // get returns the pin of a tool, or nil.

@@ -51,7 +51,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -65,6 +64,7 @@ import (
 	"github.com/toolgate/toolgate/internal/grant"
 	"github.com/toolgate/toolgate/internal/grant/internal/cache"
 	"github.com/toolgate/toolgate/internal/grant/internal/lastused"
+	"github.com/toolgate/toolgate/internal/pgdb"
 )
 
 // Options configures a Store. The zero value, like a nil *Options, means
@@ -132,8 +132,6 @@ const (
 	schemaVersion = 1
 )
 
-var schemaName = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,39}$`)
-
 func newQueries(schema string) queries {
 	id := func(name string) string { return pgx.Identifier{schema, name}.Sanitize() }
 	q := queries{
@@ -176,11 +174,8 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (_ *Store, err
 		s.opts = *opts
 	}
 	o := &s.opts
-	if o.Schema == "" {
-		o.Schema = "public"
-	}
-	if !schemaName.MatchString(o.Schema) {
-		return nil, fmt.Errorf("open grant store: schema %q is not 1 to 40 of [a-z0-9_]", o.Schema)
+	if o.Schema, err = pgdb.Schema(o.Schema); err != nil {
+		return nil, fmt.Errorf("open grant store: %w", err)
 	}
 	if o.Lease <= 0 {
 		o.Lease = 3 * time.Second
@@ -206,38 +201,16 @@ func Open(ctx context.Context, pool *pgxpool.Pool, opts *Options) (_ *Store, err
 	return s, nil
 }
 
-// migrate creates the tables, or checks their version, holding a lock so
-// that replicas starting together do not race.
+// migrate creates the tables, or checks their version.
 func (s *Store) migrate(ctx context.Context) error {
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", s.q.grants); err != nil {
-		return err
-	}
-	var comment *string
-	err = tx.QueryRow(ctx, "SELECT obj_description(to_regclass($1), 'pg_class')", s.q.grants).Scan(&comment)
-	if err != nil {
-		return err
-	}
-	if comment != nil {
-		// The comment holds the schema version.
-		var v int
-		if _, err := fmt.Sscanf(*comment, "toolgate grants v%d", &v); err != nil {
-			return fmt.Errorf("table %s exists, but its comment %q is not toolgate's", s.q.grants, *comment)
-		}
-		if v > schemaVersion {
-			return fmt.Errorf("table %s has version %d, newer than this toolgate's (%d)", s.q.grants, v, schemaVersion)
-		}
-		return nil
-	}
-	schema := pgx.Identifier{s.opts.Schema}.Sanitize()
 	stamp := pgx.Identifier{s.opts.Schema, "toolgate_grants_stamp"}.Sanitize()
-	for _, q := range []string{
-		"CREATE SCHEMA IF NOT EXISTS " + schema,
-		"CREATE TABLE " + s.q.grants + ` (
+	return pgdb.Migrate(ctx, s.pool, pgdb.Tables{
+		Schema:  s.opts.Schema,
+		Table:   "toolgate_grants",
+		Name:    "toolgate grants",
+		Version: schemaVersion,
+		Create: []string{
+			"CREATE TABLE " + s.q.grants + ` (
 			hash      bytea       NOT NULL UNIQUE, -- SHA-256 of the token
 			id        text        NOT NULL PRIMARY KEY,
 			label     text        NOT NULL,
@@ -249,20 +222,19 @@ func (s *Store) migrate(ctx context.Context) error {
 			last_used timestamptz,           -- NULL: never
 			seq       bigint      NOT NULL   -- the write transaction that last changed the row
 		)`,
-		fmt.Sprintf("COMMENT ON TABLE %s IS 'toolgate grants v%d'", s.q.grants, schemaVersion),
-		"CREATE UNIQUE INDEX ON " + s.q.grants + " (label) WHERE revoked IS NULL",
-		"CREATE INDEX ON " + s.q.grants + " (seq)",
-		"CREATE TABLE " + s.q.replicas + ` (
+			"CREATE UNIQUE INDEX ON " + s.q.grants + " (label) WHERE revoked IS NULL",
+			"CREATE INDEX ON " + s.q.grants + " (seq)",
+			"CREATE TABLE " + s.q.replicas + ` (
 			id          text        NOT NULL PRIMARY KEY,
 			applied     bigint      NOT NULL, -- every change up to this seq is in its memory
 			lease_until timestamptz NOT NULL, -- it may serve from memory until then
 			host        text        NOT NULL,
 			started     timestamptz NOT NULL
 		)`,
-		// Changes made by hand, not by a Store, are stamped and announced as
-		// a Store's are; deletions are refused, since replicas would keep
-		// serving a deleted grant.
-		"CREATE FUNCTION " + stamp + `() RETURNS trigger LANGUAGE plpgsql AS $f$
+			// Changes made by hand, not by a Store, are stamped and announced as
+			// a Store's are; deletions are refused, since replicas would keep
+			// serving a deleted grant.
+			"CREATE FUNCTION " + stamp + `() RETURNS trigger LANGUAGE plpgsql AS $f$
 		BEGIN
 			IF TG_OP = 'DELETE' THEN
 				RAISE EXCEPTION 'grants are revoked, not deleted';
@@ -274,14 +246,10 @@ func (s *Store) migrate(ctx context.Context) error {
 			END IF;
 			RETURN NEW;
 		END $f$`,
-		"CREATE TRIGGER toolgate_grants_stamp BEFORE UPDATE OR DELETE ON " + s.q.grants +
-			" FOR EACH ROW EXECUTE FUNCTION " + stamp + "()",
-	} {
-		if _, err := tx.Exec(ctx, q); err != nil {
-			return err
-		}
-	}
-	return tx.Commit(ctx)
+			"CREATE TRIGGER toolgate_grants_stamp BEFORE UPDATE OR DELETE ON " + s.q.grants +
+				" FOR EACH ROW EXECUTE FUNCTION " + stamp + "()",
+		},
+	})
 }
 
 func quoteLiteral(s string) string {
