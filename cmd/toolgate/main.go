@@ -49,7 +49,7 @@ func init() {
 		{"wrap", "toolgate wrap [--policy FILE] -- CMD [ARGS...]", "serve one stdio MCP server to a desktop client over stdio, with enforcement", runWrap},
 		{"policy", "toolgate policy check [--json] FILE...", "check policy documents; print every problem as file:line:col: message", runPolicy},
 		{"grant", "toolgate grant create|list|revoke", "agent credentials: labelled, revocable bearer tokens", runGrant},
-		{"approvals", "toolgate approvals list | approve ID | deny ID --reason R", "calls held for a person's decision", runApprovals},
+		{"approvals", "toolgate approvals list | approve ID | deny ID", "calls held for a person's decision", runApprovals},
 		{"audit", "toolgate audit [filters] [--follow] | audit verify", "the audit trail of every decision, and its integrity", runAudit},
 		{"counters", "toolgate counters [--json]", "budgets in use in the running gateway", runCounters},
 		{"init", "toolgate init [--from CLIENT_CONFIG] [--dir DIR]", "write a config and a recommended policy per server from an MCP client's config", runInit},
@@ -87,7 +87,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Usage:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-52s %s\n", c.usage, c.summary)
+		fmt.Fprintf(w, "  %-55s %s\n", c.usage, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'toolgate COMMAND -h' for a command's flags.")
