@@ -104,7 +104,7 @@ minute per agent, and every other tool is denied.
   Agent token    %s
   Policy file    %s
                  (edit and save it: the gateway reloads it at once)
-  Console        http://%s/  (sign in with the admin token below)
+  Console        http://%s/  (sign in with the admin token%s)
   Readiness      http://%s/readyz
 
 Add this to your MCP client's config (Claude Desktop, Cursor, VS Code...):
@@ -112,6 +112,15 @@ Add this to your MCP client's config (Claude Desktop, Cursor, VS Code...):
   %s
 %s
 Press Ctrl-C to stop.
-`, url, c.Token, policyPath, adminAddr, adminAddr, entry, notice.String())
+`, url, c.Token, policyPath, adminAddr, tokenHint(notice.Len() > 0), adminAddr, entry, notice.String())
 	})
+}
+
+// tokenHint says where the demo's admin token is: shown below when the
+// demo made it, else in the environment.
+func tokenHint(shown bool) string {
+	if shown {
+		return " below"
+	}
+	return " in $" + gateway.AdminTokenEnv
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -42,9 +43,9 @@ func runScan(ctx context.Context, e *env, args []string) int {
 	sc := &config.Server{Name: "scanned", Trusted: *trusted}
 	switch {
 	case len(command) > 0 && *url == "" && fs.NArg() == 0:
-		sc.Command, sc.Args = command[0], command[1:]
+		sc.Name, sc.Command, sc.Args = filepath.Base(command[0]), command[0], command[1:]
 	case *url != "" && len(command) == 0 && fs.NArg() == 0:
-		sc.URL, sc.Headers = *url, headers.m
+		sc.Name, sc.URL, sc.Headers = *url, *url, headers.m
 	case fs.NArg() == 1 && *url == "" && len(command) == 0:
 		cfg, err := config.Load(*cfgPath, os.LookupEnv)
 		if err != nil {
