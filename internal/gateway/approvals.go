@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -48,9 +47,6 @@ func (g *Gateway) openApprovals(cfg *config.Config) error {
 		}
 		a.store, a.owns = st, true
 	case cfg.State != "":
-		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
 		st, err := sqliteapproval.Open(context.Background(), cfg.State, nil)
 		if err != nil {
 			return fmt.Errorf("approval store: %w", err)

@@ -36,9 +36,6 @@ func (g *Gateway) openAudit(cfg *config.Config) error {
 		}
 		st, g.ownsAudit = s, true
 	case cfg.State != "":
-		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
 		s, err := sqliteaudit.Open(context.Background(), cfg.State, nil)
 		if err != nil {
 			return fmt.Errorf("audit store: %w", err)

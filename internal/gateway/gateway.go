@@ -235,9 +235,6 @@ func (g *Gateway) openStores(cfg *config.Config) error {
 		g.grants, g.ownsGrants = st, true
 	}
 	if g.grants == nil && cfg.State != "" {
-		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
 		st, err := sqlitegrant.Open(context.Background(), cfg.State, nil)
 		if err != nil {
 			return fmt.Errorf("grant store: %w", err)
@@ -270,9 +267,6 @@ func (g *Gateway) openStores(cfg *config.Config) error {
 		}
 		g.pins, g.ownsPins = st, true
 	case cfg.State != "":
-		if err := os.MkdirAll(cfg.State, 0o700); err != nil {
-			return fmt.Errorf("state directory: %w", err)
-		}
 		st, err := sqlitepin.Open(context.Background(), cfg.State, nil)
 		if err != nil {
 			return fmt.Errorf("tool pin store: %w", err)
