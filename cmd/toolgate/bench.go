@@ -85,18 +85,12 @@ func runBench(ctx context.Context, e *env, args []string) int {
 			}
 		}
 		for i := range *replicas {
-			cfg := &config.Config{
-				Listen:         "127.0.0.1:0",
-				State:          filepath.Join(dir, fmt.Sprintf("state-%d", i)),
-				Auth:           config.Auth{Mode: "none"},
-				Admin:          config.Admin{Listen: "127.0.0.1:0"},
-				Redis:          *redisURL,
-				Postgres:       *pgURL,
-				PostgresSchema: *pgSchema,
-				Audit:          config.Audit{Arguments: "keys", Retention: config.DefaultRetention},
-				Pin:            "warn",
-				Servers:        []*config.Server{{Name: "bench", URL: *upURL, Policy: *policyPath}},
-			}
+			cfg := config.Defaults()
+			cfg.Listen, cfg.Admin.Listen = "127.0.0.1:0", "127.0.0.1:0"
+			cfg.State = filepath.Join(dir, fmt.Sprintf("state-%d", i))
+			cfg.Auth.Mode = "none"
+			cfg.Redis, cfg.Postgres, cfg.PostgresSchema = *redisURL, *pgURL, *pgSchema
+			cfg.Servers = []*config.Server{{Name: "bench", URL: *upURL, Policy: *policyPath}}
 			g, err := gateway.New(cfg, &gateway.Options{Notice: io.Discard})
 			if err != nil {
 				return fail(err)

@@ -67,18 +67,14 @@ func runDemo(ctx context.Context, e *env, args []string) int {
 	go func() { _ = simSrv.Serve(simLn) }()
 	defer simSrv.Close()
 
-	cfg := &config.Config{
-		Listen: *listen,
-		State:  filepath.Join(*dir, "state"),
-		Auth:   config.Auth{Mode: "grants"},
-		Admin:  config.Admin{Listen: *admin},
-		Bounds: config.DefaultBounds(),
-		Servers: []*config.Server{{
-			Name:   "okta",
-			URL:    "http://" + simLn.Addr().String() + "/mcp",
-			Policy: policyPath,
-		}},
-	}
+	cfg := config.Defaults()
+	cfg.Listen, cfg.Admin.Listen = *listen, *admin
+	cfg.State = filepath.Join(*dir, "state")
+	cfg.Servers = []*config.Server{{
+		Name:   "okta",
+		URL:    "http://" + simLn.Addr().String() + "/mcp",
+		Policy: policyPath,
+	}}
 	var notice bytes.Buffer // the admin token, shown with the rest below
 	g, err := gateway.New(cfg, &gateway.Options{Logger: logger, Notice: &notice, Version: version})
 	if err != nil {

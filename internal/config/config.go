@@ -274,20 +274,25 @@ type reader struct {
 	dir    string // the config file's directory
 }
 
-func (r *reader) config(root *source.Node) *Config {
-	c := &Config{
-		Listen: DefaultListen,
-		State:  DefaultState,
-		Auth:   Auth{Mode: "grants"},
-		Admin:  Admin{Listen: DefaultAdminListen},
-		Log:    Log{Format: "text", Level: "info"},
-		Bounds: DefaultBounds(),
-		Audit:  Audit{Arguments: "keys", Retention: DefaultRetention},
-		Approvals: Approvals{
-			Expire: DefaultApprovalExpire,
-		},
-		Pin: "warn",
+// Defaults returns the config of an empty file: what every field a file
+// leaves out means. Programs that build a config themselves start from it.
+func Defaults() *Config {
+	return &Config{
+		Listen:         DefaultListen,
+		State:          DefaultState,
+		Auth:           Auth{Mode: "grants"},
+		Admin:          Admin{Listen: DefaultAdminListen},
+		Log:            Log{Format: "text", Level: "info"},
+		Bounds:         DefaultBounds(),
+		Audit:          Audit{Arguments: "keys", Retention: DefaultRetention},
+		Approvals:      Approvals{Expire: DefaultApprovalExpire},
+		Pin:            "warn",
+		PostgresSchema: "public",
 	}
+}
+
+func (r *reader) config(root *source.Node) *Config {
+	c := Defaults()
 	f := r.d.Fields(root, "listen", "state", "auth", "admin", "tls", "allowed_origins", "bounds", "rate_limits", "redis", "postgres", "postgres_schema", "log", "audit", "approvals", "tracing", "pin", "mcpServers")
 	if f == nil {
 		return c
@@ -340,7 +345,6 @@ func (r *reader) config(root *source.Node) *Config {
 		}
 		c.Postgres = s
 	}
-	c.PostgresSchema = "public"
 	if s, ok := r.str(f["postgres_schema"]); ok {
 		if !schemaName.MatchString(s) {
 			r.d.Errorf(f["postgres_schema"].Pos, "postgres_schema %q: use 1 to 40 of a-z, 0-9 and _, not starting with a digit", s)

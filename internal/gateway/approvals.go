@@ -167,12 +167,8 @@ func (e *enforcer) hold(ctx context.Context, c *proxy.Call, in *policy.Input, d 
 
 	a, err := g.approvals.store.FindPending(ctx, key, g.now())
 	if errors.Is(err, approval.ErrNotFound) {
-		expire := g.cfg.Load().Approvals.Expire
-		if expire <= 0 {
-			expire = config.DefaultApprovalExpire
-		}
 		now := g.now()
-		a = approval.New(key, now, now.Add(expire))
+		a = approval.New(key, now, now.Add(g.cfg.Load().Approvals.Expire))
 		a.GrantLabel, a.Session, a.Rule, a.PolicyReason = glabel, c.Session.ID, d.Rule, d.Reason
 		a.Preview = preview(in.Args)
 		err = g.approvals.hub.Create(ctx, a)

@@ -17,16 +17,15 @@ import (
 // file is reloaded when it changes.
 func Wrap(ctx context.Context, policyPath string, command []string, in io.ReadCloser, out io.WriteCloser, opts *Options) error {
 	name := filepath.Base(command[0])
-	cfg := &config.Config{
-		Listen: "stdio",
-		Auth:   config.Auth{Mode: "none"}, // the client started the gateway itself
-		Servers: []*config.Server{{
-			Name:    name,
-			Command: command[0],
-			Args:    command[1:],
-			Policy:  policyPath,
-		}},
-	}
+	cfg := config.Defaults()
+	cfg.Listen, cfg.State = "stdio", "" // no state: nothing outlives the client's session
+	cfg.Auth.Mode = "none"              // the client started the gateway itself
+	cfg.Servers = []*config.Server{{
+		Name:    name,
+		Command: command[0],
+		Args:    command[1:],
+		Policy:  policyPath,
+	}}
 	g, err := New(cfg, opts)
 	if err != nil {
 		return err
