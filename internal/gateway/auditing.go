@@ -109,9 +109,6 @@ func (e *enforcer) record(ctx context.Context, c *proxy.Call, o *outcome, overhe
 			r.GrantID, r.GrantLabel = gr.ID, gr.Label
 		}
 	}
-	if !o.forwarded {
-		r.Counters = deniedOnly(o.counters)
-	}
 	r.SetArgs(o.args, g.cfg.Load().Audit.Arguments == "values")
 	if o.decidedBy != nil {
 		r.Approval = &audit.ApprovalInfo{ID: o.decidedBy.ID, DecidedBy: o.decidedBy.By + " via " + o.decidedBy.Via, DecidedAt: o.decidedBy.At, Reason: o.decidedBy.Reason}
@@ -119,17 +116,6 @@ func (e *enforcer) record(ctx context.Context, c *proxy.Call, o *outcome, overhe
 		r.Approval = &audit.ApprovalInfo{ID: o.approvalID}
 	}
 	e.write(context.WithoutCancel(ctx), r)
-}
-
-// deniedOnly keeps, of a call that was not forwarded, only the budget that
-// refused it: the others were not spent.
-func deniedOnly(us []audit.CounterUse) []audit.CounterUse {
-	for _, u := range us {
-		if u.Denied {
-			return []audit.CounterUse{u}
-		}
-	}
-	return nil
 }
 
 func (e *enforcer) write(ctx context.Context, r *audit.Record) {

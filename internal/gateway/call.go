@@ -92,8 +92,8 @@ func (e *enforcer) finish(ctx context.Context, c *proxy.Call, o *outcome, span t
 	}
 	e.g.metrics.Call(e.server, tool, o.decision, overhead, o.upstream, o.forwarded)
 	e.g.activity.add(e.server, o.start, denied(o.decision))
-	for _, u := range o.counters {
-		if o.forwarded {
+	if o.forwarded {
+		for _, u := range o.counters {
 			e.g.metrics.Spent(e.server, u.Counter, u.Scope, u.Cost)
 		}
 	}

@@ -119,20 +119,22 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 		}
 		charges[i] = limit.Charge{Key: budgetKey(e.server, l, id, c.Session), Window: l.Window, Max: l.Max, Cost: cost}
 	}
-	o.counters = make([]audit.CounterUse, len(d.Limits))
+	uses := make([]audit.CounterUse, len(d.Limits))
 	for i, l := range d.Limits {
-		o.counters[i] = audit.CounterUse{Counter: l.Counter, Rule: l.Rule, Scope: l.Scope.String(), Key: charges[i].Key, Cost: charges[i].Cost, Max: l.Max, Window: l.Window}
+		uses[i] = audit.CounterUse{Counter: l.Counter, Rule: l.Rule, Scope: l.Scope.String(), Key: charges[i].Key, Cost: charges[i].Cost, Max: l.Max, Window: l.Window}
 	}
 	res, err := e.g.limits.Take(ctx, e.g.now(), charges)
 	if err != nil {
 		if e.g.failOpen() {
 			e.logger.Error("limit store unavailable; call admitted (fail_open)", "tool", name, "error", err)
+			o.counters = uses
 			return nil
 		}
 		e.logger.Error("limit store unavailable; call refused", "tool", name, "error", err)
 		return o.deny(denial(name, "rate limits cannot be checked right now (the budget store is unavailable); retry shortly", d.Limits[0].Rule))
 	}
 	if res.OK {
+		o.counters = uses
 		return nil
 	}
 	l := d.Limits[res.Denied]
@@ -154,8 +156,11 @@ func (e *enforcer) charge(ctx context.Context, c *proxy.Call, in *policy.Input, 
 	meta["retry_after_seconds"] = retry
 	e.g.metrics.Refused(e.server, l.Counter, l.Scope.String())
 	o.deny(r)
-	o.counters = o.counters[res.Denied : res.Denied+1]
-	o.counters[0].Denied = true
+	// Only the budget that refused the call is recorded: the others were
+	// not spent.
+	refused := uses[res.Denied]
+	refused.Denied = true
+	o.counters = []audit.CounterUse{refused}
 	return r
 }
 
