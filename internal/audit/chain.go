@@ -425,3 +425,17 @@ func (s *Stretch) End() (seq int64, hash string, err error) {
 // More reports whether records after the stretch may be old enough too: it
 // took limit records and did not reach a newer one.
 func (s *Stretch) More(limit int) bool { return !s.stopped && s.added >= limit }
+
+// PruneStretches runs prune, which deletes one stretch of records and says
+// whether there may be more, until it says not or fails, and returns how
+// many records were deleted in all. Stores' Prune methods share it.
+func PruneStretches(prune func() (n int64, more bool, err error)) (int64, error) {
+	var total int64
+	for {
+		n, more, err := prune()
+		total += n
+		if err != nil || !more {
+			return total, err
+		}
+	}
+}

@@ -277,17 +277,11 @@ func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
 	if err := s.check("prune audit records"); err != nil {
 		return 0, err
 	}
-	var total int64
-	for {
-		n, more, err := s.prune(ctx, before)
-		total += n
-		if err != nil {
-			return total, fmt.Errorf("prune audit records in %s: %w", s.path, err)
-		}
-		if !more {
-			return total, nil
-		}
+	total, err := audit.PruneStretches(func() (int64, bool, error) { return s.prune(ctx, before) })
+	if err != nil {
+		return total, fmt.Errorf("prune audit records in %s: %w", s.path, err)
 	}
+	return total, nil
 }
 
 // prune deletes one stretch, and reports whether there may be more.
