@@ -134,7 +134,9 @@ func (g *Gateway) syncShared(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	rows, err := g.pool.Query(ctx, `SELECT server, text, version FROM `+g.schema()+`.toolgate_policies`)
+	// Each poll reads only the versions; a policy's text is read when its
+	// version changed.
+	rows, err := g.pool.Query(ctx, `SELECT server, version FROM `+g.schema()+`.toolgate_policies`)
 	if err != nil {
 		g.logger.Warn("reading shared policies", "error", err)
 		return
@@ -143,7 +145,7 @@ func (g *Gateway) syncShared(ctx context.Context) {
 	var changed []row
 	for rows.Next() {
 		var r row
-		if err := rows.Scan(&r.server, &r.text, &r.version); err != nil {
+		if err := rows.Scan(&r.server, &r.version); err != nil {
 			rows.Close()
 			g.logger.Warn("reading shared policies", "error", err)
 			return
@@ -153,6 +155,13 @@ func (g *Gateway) syncShared(ctx context.Context) {
 		}
 	}
 	rows.Close()
+	for i := range changed {
+		r := &changed[i]
+		if err := g.pool.QueryRow(ctx, `SELECT text, version FROM `+g.schema()+`.toolgate_policies WHERE server = $1`, r.server).Scan(&r.text, &r.version); err != nil {
+			g.logger.Warn("reading shared policies", "server", r.server, "error", err)
+			return
+		}
+	}
 	servers := *g.servers.Load()
 	for _, r := range changed {
 		s := servers[r.server]
