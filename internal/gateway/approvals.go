@@ -122,8 +122,8 @@ func (a *approvals) close(logger *slog.Logger) {
 	}
 }
 
-// grantKey is who an approval is bound to: the grant, or the user, or
-// everyone when the gateway cannot tell agents apart.
+// grantKey is whose an approval or a per-grant budget is: the grant, or
+// the user, or everyone ("-") when the gateway cannot tell agents apart.
 func grantKey(id *Identity) (key, label string) {
 	switch {
 	case id != nil && id.Grant != nil:

@@ -65,11 +65,7 @@ func budgetIDOf(server string, l *policy.Limit, id *Identity, s *proxy.Session) 
 	var who string
 	switch l.Scope {
 	case policy.ScopeGrant:
-		if id != nil && id.Grant != nil {
-			who = id.Grant.ID
-		} else if id != nil && id.User != "" {
-			who = "user:" + id.User
-		}
+		who, _ = grantKey(id)
 	case policy.ScopeSession:
 		who = s.ID
 	case policy.ScopeUser:
