@@ -25,21 +25,16 @@ const (
 	pinStrict = "strict"
 )
 
-// pinMode returns the tool-pinning mode of a server.
+// pinMode returns the tool-pinning mode of a server: its own, else the
+// config's.
 func (e *enforcer) pinMode() string {
 	if e.g.pins == nil {
 		return pinOff
 	}
-	cfg := e.g.cfg.Load()
-	for _, sc := range cfg.Servers {
-		if sc.Name == e.server && sc.Pin != "" {
-			return sc.Pin
-		}
+	if sc := e.g.serverConf(e.server); sc != nil && sc.Pin != "" {
+		return sc.Pin
 	}
-	if cfg.Pin == "" {
-		return pinWarn
-	}
-	return cfg.Pin
+	return e.g.cfg.Load().Pin
 }
 
 // pinCache remembers what the pin store said of each definition seen, so
